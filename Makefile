@@ -1,0 +1,56 @@
+# Every target installs what it needs into .venv first; each step is idempotent (stamp files).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+TORCH   := torch==2.13.0
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: serve test test-slow lint proto bench demo-train clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# torch first and pinned, so no later resolver step can swap in a multi-GB CUDA build.
+$(VENV)/.stamp-all: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[serve,export,train,dev]' $(TORCH)
+	touch $@
+
+# Debian data packages the training data and tests read (WordNet 3.0).
+$(VENV)/.stamp-system:
+	@if [ ! -f /usr/share/wordnet/data.noun ] && [ ! -f /usr/share/wordnet/dict/data.noun ]; then \
+	  (apt-get update -q && apt-get install -y -q wordnet-base) || \
+	  (sudo apt-get update -q && sudo apt-get install -y -q wordnet-base); fi
+	@mkdir -p $(VENV) && touch $@
+
+install: $(VENV)/.stamp-all $(VENV)/.stamp-system
+
+serve: install
+	$(BIN)/lexsent serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check lexsent server exporter training cli
+	$(BIN)/mypy
+
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=server/proto_gen --pyi_out=server/proto_gen \
+	  --grpc_python_out=server/proto_gen proto/lexsent/v1/*.proto
+
+bench: install
+	$(BIN)/python -m bench.encode
+
+demo-train: install
+	$(BIN)/lexsent data build
+	$(BIN)/lexsent train mlm
+	$(BIN)/lexsent train mirror
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,1 @@
+"""The `lexsent` command line: one module per subcommand, each with a `register` function."""

@@ -1,0 +1,155 @@
+"""`Encoder`: text → token ids → ONNX session → pooled float32 vectors, without torch.
+
+Pooling and normalisation live inside the exported graph; this module only batches, pads and runs it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from lexsent.batching import plan_batches
+from lexsent.bundle import Bundle
+from lexsent.errors import BundleError
+from lexsent.manifest import Manifest
+from lexsent.tokenizer import LongInputPolicy, TextTokenizer, Tokenized
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Device(str, Enum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+def default_threads() -> int:
+    """Threads for one session: LEXSENT_THREADS if set, else every core (never oversubscribed)."""
+    return int(os.environ.get("LEXSENT_THREADS", "0")) or (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors plus per-input accounting the servers report (token counts, truncation flags)."""
+
+    vectors: Vectors
+    token_counts: list[int]
+    truncated: list[bool]
+
+
+def _providers(device: Device) -> list[str]:
+    available = ort.get_available_providers()
+    if device is Device.CUDA:
+        if "CUDAExecutionProvider" not in available:
+            raise BundleError("device=cuda requested but onnxruntime has no CUDAExecutionProvider")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device is Device.AUTO and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class Encoder:
+    """Encodes text with one bundle. Thread-safe: onnxruntime sessions allow concurrent `run` calls."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        threads: int | None = None,
+        device: Device = Device.AUTO,
+        max_batch_tokens: int = 8192,
+        max_batch_size: int = 256,
+        long_input: LongInputPolicy = LongInputPolicy.TRUNCATE,
+    ) -> None:
+        self.bundle = bundle
+        self.manifest: Manifest = bundle.manifest
+        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_size = max_batch_size
+        self.tokenizer = TextTokenizer(bundle.tokenizer_path, bundle.manifest.max_length, long_input)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or default_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(bundle.model_path), options, providers=_providers(device))
+        except Exception as exc:  # onnxruntime raises its own untyped errors on bad graphs
+            raise BundleError(f"{bundle.model_path}: onnxruntime cannot load the model ({exc})") from exc
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        missing = {"input_ids", "attention_mask"} - set(self._inputs)
+        if missing:
+            raise BundleError(f"{bundle.model_path}: graph lacks inputs {sorted(missing)}")
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest.fingerprint
+
+    def tokenize(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> list[Tokenized]:
+        return self.tokenizer(texts, policy)
+
+    def run(self, items: Sequence[Tokenized]) -> Vectors:
+        """Embed tokenised inputs, batching by token budget; rows come back in input order."""
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        lengths = [len(t) for t in items]
+        for batch in plan_batches(lengths, self.max_batch_tokens, self.max_batch_size):
+            out[batch] = self._run_batch([items[i] for i in batch])
+        return out
+
+    def _run_batch(self, items: Sequence[Tokenized]) -> Vectors:
+        width = max(len(t) for t in items)
+        ids = np.full((len(items), width), self.tokenizer.pad_id, dtype=np.int64)
+        mask = np.zeros((len(items), width), dtype=np.int64)
+        types = np.zeros((len(items), width), dtype=np.int64)
+        for row, tok in enumerate(items):
+            n = len(tok)
+            ids[row, :n] = tok.ids
+            mask[row, :n] = 1
+            types[row, :n] = tok.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        result = self.session.run(["embedding"], {k: feed[k] for k in self._inputs})
+        return np.asarray(result[0], dtype=np.float32)
+
+    def embed(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> Embeddings:
+        tokens = self.tokenize(texts, policy)
+        return Embeddings(
+            vectors=self.run(tokens),
+            token_counts=[len(t) for t in tokens],
+            truncated=[t.truncated for t in tokens],
+        )
+
+    def encode(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> Vectors:
+        """Encode strings to a float32 array of shape [len(texts), dim]."""
+        return self.run(self.tokenize(texts, policy))
+
+
+def load(
+    path: str | Path,
+    *,
+    threads: int | None = None,
+    device: Device = Device.AUTO,
+    max_batch_tokens: int = 8192,
+    long_input: LongInputPolicy = LongInputPolicy.TRUNCATE,
+) -> Encoder:
+    """Open a bundle directory (fingerprint-checked) and return an :class:`Encoder` over it."""
+    return Encoder(
+        Bundle.open(path),
+        threads=threads,
+        device=device,
+        max_batch_tokens=max_batch_tokens,
+        long_input=long_input,
+    )

@@ -1,0 +1,115 @@
+"""Tokenizer wrapper over Hugging Face `tokenizers` with an explicit long-input policy.
+
+Silent truncation is a classic embedding-server bug: here every cut input is flagged, or refused.
+Two tokenizer instances are kept (truncating and not) because toggling truncation on one shared
+instance would race between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from lexsent.errors import BundleError, InputTooLongError, InvalidInputError
+
+
+class LongInputPolicy(str, Enum):
+    TRUNCATE = "truncate"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Token ids of one input, with whether it was cut to fit `max_length`."""
+
+    ids: list[int]
+    type_ids: list[int]
+    truncated: bool
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _load(path: Path) -> Tokenizer:
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on malformed files
+        raise BundleError(f"{path}: cannot load tokenizer ({exc})") from exc
+    tok.no_padding()
+    return tok
+
+
+class TextTokenizer:
+    """Turns strings into :class:`Tokenized`, enforcing the long-input policy."""
+
+    def __init__(self, path: Path, max_length: int, policy: LongInputPolicy = LongInputPolicy.TRUNCATE) -> None:
+        self._tok = _load(path)
+        self._tok.enable_truncation(max_length=max_length)
+        self._full = _load(path)
+        self._full.no_truncation()
+        self.max_length = max_length
+        self.policy = policy
+        self.pad_id = next(
+            (int(i) for t in ("[PAD]", "<pad>", "<PAD>") if (i := self._tok.token_to_id(t)) is not None), 0
+        )
+        self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
+
+    @staticmethod
+    def validate(texts: Sequence[object]) -> list[str]:
+        """Check the shape of a batch before any work is done on it."""
+        if isinstance(texts, str):
+            raise InvalidInputError("expected a list of strings, got a single string")
+        items = list(texts)
+        if not items:
+            raise InvalidInputError("input is empty: send at least one string")
+        for i, text in enumerate(items):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"input[{i}] is {type(text).__name__}, expected a string")
+            if not text.strip():
+                raise InvalidInputError(f"input[{i}] is an empty string")
+        return [str(t) for t in items]
+
+    def __call__(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> list[Tokenized]:
+        items = self.validate(texts)
+        policy = policy or self.policy
+        out: list[Tokenized] = []
+        for i, enc in enumerate(self._tok.encode_batch(items, add_special_tokens=True)):
+            truncated = bool(enc.overflowing)
+            if truncated and policy is LongInputPolicy.ERROR:
+                raise InputTooLongError(
+                    f"input[{i}] has {self.count(items[i])} tokens but the model's max_length is "
+                    f"{self.max_length}; shorten it or use the 'truncate' long-input policy"
+                )
+            out.append(Tokenized(ids=list(enc.ids), type_ids=list(enc.type_ids), truncated=truncated))
+        return out
+
+    def from_ids(self, batches: Sequence[Sequence[int]], policy: LongInputPolicy | None = None) -> list[Tokenized]:
+        """Accept pre-tokenised input (OpenAI's token-id form), checked against the vocabulary."""
+        policy = policy or self.policy
+        if not batches:
+            raise InvalidInputError("input is empty: send at least one token-id list")
+        out: list[Tokenized] = []
+        for i, ids in enumerate(batches):
+            if not ids:
+                raise InvalidInputError(f"input[{i}] is an empty token-id list")
+            for tid in ids:
+                if isinstance(tid, bool) or not isinstance(tid, int) or not 0 <= tid < self.vocab_size:
+                    raise InvalidInputError(
+                        f"input[{i}] has token id {tid!r}; ids must be integers in [0, {self.vocab_size})"
+                    )
+            truncated = len(ids) > self.max_length
+            if truncated and policy is LongInputPolicy.ERROR:
+                raise InputTooLongError(
+                    f"input[{i}] has {len(ids)} tokens but the model's max_length is {self.max_length}"
+                )
+            kept = list(ids[: self.max_length])
+            out.append(Tokenized(ids=kept, type_ids=[0] * len(kept), truncated=truncated))
+        return out
+
+    def count(self, text: str) -> int:
+        """Untruncated token count, special tokens included."""
+        return len(self._full.encode(text, add_special_tokens=True).ids)
