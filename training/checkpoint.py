@@ -1,0 +1,55 @@
+"""Checkpoints for exact resume: model, optimizer, scheduler, RNG states and the data cursor.
+
+Written atomically (temp file + rename) so a run killed mid-save never leaves a corrupt latest
+checkpoint, and read with `weights_only=True` so a checkpoint file cannot execute code.
+Layout: `<run_dir>/checkpoints/step-<N>.pt`; `latest_checkpoint` picks the highest N.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_NAME = re.compile(r"^step-(\d+)\.pt$")
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], *, keep: int = 2) -> Path:
+    """Save `state` as step-<step>.pt and prune all but the newest `keep` checkpoints."""
+    directory = checkpoint_dir(run_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"step-{step:08d}.pt"
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    for old in sorted(_all(directory))[:-keep]:
+        old[1].unlink(missing_ok=True)
+    return path
+
+
+def _all(directory: Path) -> list[tuple[int, Path]]:
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry))
+    return found
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted(_all(checkpoint_dir(run_dir)))
+    return found[-1][1] if found else None
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    state: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
+    return state

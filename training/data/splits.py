@@ -1,0 +1,57 @@
+"""Deterministic train/eval splits by hash, and the guard that keeps eval items out of training.
+
+An item goes to eval when sha256(salt + key) falls below the eval fraction: the split depends only on
+the item, not on file order or the machine. The eval side's hashes are written to disk
+(`eval_hashes.txt`) and every trainer checks its inputs against them (`EvalGuard`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+HASHES_FILE = "eval_hashes.txt"
+
+
+def normalise_key(text: str) -> str:
+    """Case- and space-insensitive identity, so 'Open file' and 'open  File' are one item."""
+    return " ".join(text.casefold().split())
+
+
+def item_hash(text: str) -> str:
+    return hashlib.sha256(normalise_key(text).encode("utf-8")).hexdigest()
+
+
+def is_eval(key: str, fraction: float, salt: str) -> bool:
+    digest = hashlib.sha256(f"{salt}\x00{normalise_key(key)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+class LeakError(ValueError):
+    """A training input is an evaluation item."""
+
+
+class EvalGuard:
+    """Hashes of every evaluation text; `check` refuses training inputs that are among them."""
+
+    def __init__(self, hashes: set[str]) -> None:
+        self.hashes = hashes
+
+    @classmethod
+    def load(cls, data_dir: Path) -> EvalGuard:
+        path = data_dir / HASHES_FILE
+        if not path.exists():
+            return cls(set())
+        return cls(set(path.read_text(encoding="ascii").split()))
+
+    def write(self, data_dir: Path) -> None:
+        (data_dir / HASHES_FILE).write_text("".join(h + "\n" for h in sorted(self.hashes)), encoding="ascii")
+
+    def add(self, texts: Iterable[str]) -> None:
+        self.hashes.update(item_hash(t) for t in texts)
+
+    def check(self, texts: Iterable[str]) -> None:
+        leaked = [t for t in texts if item_hash(t) in self.hashes]
+        if leaked:
+            raise LeakError(f"{len(leaked)} training items are evaluation items, e.g. {leaked[0]!r}")

@@ -1,0 +1,63 @@
+"""Runs a set of tasks on one bundle, prints a table, optionally records scores in the manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from lexsent.errors import InvalidInputError
+from lexsent.manifest import Manifest
+from training.evaluation.task import Task
+
+
+def resolve_bundle(name: str) -> Path:
+    if name == "default":
+        from exporter.default_model import ensure_default_model
+        from lexsent.settings import CoreSettings
+
+        return ensure_default_model(CoreSettings().data_dir)
+    return Path(name)
+
+
+def evaluate(bundle: Path, tasks: Sequence[Task], args: argparse.Namespace) -> dict[str, float]:
+    """Scores keyed `<task>.<metric>`; tasks are those named in args.task, else those matching the kind."""
+    import lexsent
+
+    manifest = Manifest.read(bundle)
+    known = {task.name: task for task in tasks}
+    if args.task:
+        unknown = [n for n in args.task if n not in known]
+        if unknown:
+            raise InvalidInputError(f"unknown task(s) {unknown}; choose from {sorted(known)}")
+        chosen = [known[n] for n in args.task]
+    else:
+        chosen = [t for t in tasks if manifest.kind.value in t.kinds]
+    encoder = lexsent.load(bundle, threads=args.threads)
+    scores: dict[str, float] = {}
+    for task in chosen:
+        for metric, value in task.run(encoder, args).items():
+            scores[f"{task.name}.{metric}"] = round(value, 4)
+    return scores
+
+
+def record(bundle: Path, scores: dict[str, float]) -> None:
+    """Merge scores into lexsent.json (the fingerprint covers model + tokenizer, not the manifest)."""
+    manifest = Manifest.read(bundle)
+    manifest.evaluation.update(scores)
+    manifest.write(bundle)
+
+
+def run_cli(args: argparse.Namespace, tasks: Sequence[Task]) -> int:
+    bundle = resolve_bundle(args.bundle)
+    scores = evaluate(bundle, tasks, args)
+    width = max((len(k) for k in scores), default=10)
+    print(f"{'metric':<{width}}  value   ({Manifest.read(bundle).name})")
+    for key, value in scores.items():
+        print(f"{key:<{width}}  {value:.4f}")
+    if args.record == "manifest":
+        record(bundle, scores)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    return 0

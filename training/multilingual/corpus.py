@@ -1,0 +1,261 @@
+"""Parallel corpus from gettext catalogues: English msgid ↔ translated msgstr, cleaned and split.
+
+Software messages are noisy bitext: printf placeholders, markup, keyboard accelerators, multi-line
+help screens, untranslated copies. Cleaning removes what is not language, and the English side is the
+pivot: every language's pairs are joined on the English sentence into multi-way rows (`train.jsonl`),
+and the held-out test split is chosen by English sentence, in hash order, so a test sentence is never
+seen in training under any language.
+"""
+
+from __future__ import annotations
+
+import gettext
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+DEFAULT_LANGUAGES = ("de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "pl", "tr", "uk", "ar")
+LOCALE_ROOT = Path("/usr/share/locale")
+TRAIN_FILE = "train.jsonl"
+TEST_DIR = "test"
+STATS_FILE = "stats.json"
+
+_PLACEHOLDER = re.compile(
+    r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t|I64|I32)?[diouxXeEfFgGaAcspnm%]"
+    r"|%\([A-Za-z_]\w*\)[-+ #0]*\d*(?:\.\d+)?[sdifrx]"
+    r"|\$\{[^}]*\}|\{[A-Za-z_0-9.:!]*\}|<<?[A-Z_]+>>?"
+    r"|%[A-Za-z_]+%"
+)
+_MARKUP = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
+_ACCEL_PAREN = re.compile(r"\s*[(（]\s*[_&~][A-Za-z0-9]\s*[)）]")
+_ACCEL = re.compile(r"(?<![\w&])[_&~](?=[^\W_])(?![A-Za-z]+;)")
+_OPTION_PREFIX = re.compile(r"^\s*(?:-{1,2}[\w-]+(?:[=\s][A-Z_\[\]]+)?[,\s]*)+\s{2,}")
+_SPACE = re.compile(r"\s+")
+_LETTER = re.compile(r"[^\W\d_]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class CleaningRules:
+    """Filters applied to each candidate pair; lengths are in 'effective characters' (CJK counts 3)."""
+
+    min_chars: int = 2
+    max_chars: int = 250
+    max_ratio: float = 3.0
+
+
+@dataclass
+class LanguageStats:
+    raw: int = 0
+    cleaned: int = 0
+    train: int = 0
+    test: int = 0
+
+
+@dataclass
+class ParallelCorpus:
+    """English sentence → language → distinct translations, plus the per-language counts."""
+
+    rows: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    stats: dict[str, LanguageStats] = field(default_factory=dict)
+
+
+def clean(text: str) -> str:
+    """Strip placeholders, markup, accelerators and option columns; normalise Unicode and spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ACCEL_PAREN.sub("", text)
+    text = _MARKUP.sub(" ", text)
+    text = _ACCEL.sub("", text)
+    text = html.unescape(text)
+    text = _PLACEHOLDER.sub(" ", text)
+    text = _OPTION_PREFIX.sub("", text)
+    text = text.replace("\\n", " ").replace("\\t", " ")
+    text = _SPACE.sub(" ", text).strip(" \t:;,-–—•*|")
+    return text
+
+
+def effective_length(text: str) -> int:
+    """Character count with CJK characters weighted 3, so ratios compare across scripts."""
+    return len(text) + 2 * len(_CJK.findall(text))
+
+
+def keep_pair(english: str, other: str, rules: CleaningRules) -> bool:
+    if english.casefold() == other.casefold():  # untranslated copy (or a name): no signal
+        return False
+    if not _LETTER.search(english) or not _LETTER.search(other):
+        return False
+    a, b = effective_length(english), effective_length(other)
+    if min(a, b) < rules.min_chars or max(a, b) > rules.max_chars:
+        return False
+    return max(a, b) / max(min(a, b), 1) <= rules.max_ratio
+
+
+def _segments(msgid: str, msgstr: str) -> Iterator[tuple[str, str]]:
+    """Multi-line messages are split line by line when both sides have the same line structure."""
+    src = [line for line in msgid.split("\n") if line.strip()]
+    tgt = [line for line in msgstr.split("\n") if line.strip()]
+    if len(src) == len(tgt):
+        yield from zip(src, tgt, strict=True)
+    elif len(src) == 1 or len(tgt) == 1:
+        yield " ".join(src), " ".join(tgt)
+
+
+def read_catalog(path: Path) -> Iterator[tuple[str, str]]:
+    """Raw (msgid, msgstr) pairs of one .mo file: context stripped, plural forms as their singular."""
+    try:
+        with path.open("rb") as handle:
+            catalog: dict[object, str] = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
+    except (OSError, UnicodeDecodeError, LookupError) as exc:
+        tqdm.write(f"skipping {path}: {exc}")
+        return
+    for key, value in catalog.items():
+        if isinstance(key, tuple):
+            if key[1] != 0:
+                continue
+            key = key[0]
+        if not isinstance(key, str) or not key or not value:
+            continue
+        yield key.split("\x04", 1)[-1], value
+
+
+def catalog_files(locale_root: Path, language: str) -> list[Path]:
+    return sorted((locale_root / language / "LC_MESSAGES").glob("*.mo"))
+
+
+def language_pairs(
+    files: Iterable[Path], rules: CleaningRules, stats: LanguageStats
+) -> Iterator[tuple[str, str]]:
+    for path in files:
+        for msgid, msgstr in read_catalog(path):
+            for english, other in _segments(msgid, msgstr):
+                stats.raw += 1
+                english, other = clean(english), clean(other)
+                if keep_pair(english, other, rules):
+                    yield english, other
+
+
+def collect(
+    languages: Sequence[str], locale_root: Path = LOCALE_ROOT, rules: CleaningRules | None = None
+) -> ParallelCorpus:
+    """Read, clean and deduplicate every language, joined on the English side."""
+    rules = rules or CleaningRules()
+    corpus = ParallelCorpus()
+    rows: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    for language in tqdm(languages, desc="catalogues", unit="lang"):
+        stats = corpus.stats.setdefault(language, LanguageStats())
+        files = catalog_files(locale_root, language)
+        if not files:
+            tqdm.write(f"no catalogues for {language!r} under {locale_root}")
+        seen: set[tuple[str, str]] = set()
+        for english, other in language_pairs(files, rules, stats):
+            key = (english.casefold(), other.casefold())
+            if key in seen:
+                continue
+            seen.add(key)
+            rows[english].setdefault(language, []).append(other)
+        stats.cleaned = len(seen)
+    corpus.rows = {english: rows[english] for english in sorted(rows)}
+    return corpus
+
+
+def sentence_hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.casefold().encode("utf-8")).digest()[:8], "big")
+
+
+def split_test(
+    corpus: ParallelCorpus, test_size: int = 1000, min_test_words: int = 3
+) -> dict[str, list[tuple[str, str]]]:
+    """Pick held-out pairs per language by walking English sentences in hash order.
+
+    A test pair must be unambiguous for retrieval: one translation, not shared with another English
+    sentence in that language's test set, and a sentence-like English side (min words). Every English
+    sentence used as a test item in any language is removed from the training rows of all languages.
+    """
+    test: dict[str, list[tuple[str, str]]] = {lang: [] for lang in corpus.stats}
+    used_targets: dict[str, set[str]] = {lang: set() for lang in corpus.stats}
+    held_out: set[str] = set()
+    for english in sorted(corpus.rows, key=sentence_hash):
+        if len(english.split()) < min_test_words:
+            continue
+        for language, translations in corpus.rows[english].items():
+            target = translations[0]
+            if len(test[language]) >= test_size or target.casefold() in used_targets[language]:
+                continue
+            test[language].append((english, target))
+            used_targets[language].add(target.casefold())
+            held_out.add(english)
+        if all(len(pairs) >= test_size for pairs in test.values()):
+            break
+    for english in held_out:
+        del corpus.rows[english]
+    # A translation held out in a language's test set must not be trained on through another English row.
+    for english, per_language in list(corpus.rows.items()):
+        for language, translations in list(per_language.items()):
+            kept = [t for t in translations if t.casefold() not in used_targets[language]]
+            if kept:
+                per_language[language] = kept
+            else:
+                del per_language[language]
+        if not per_language:
+            del corpus.rows[english]
+    for language, pairs in test.items():
+        corpus.stats[language].test = len(pairs)
+    for per_language in corpus.rows.values():
+        for language, translations in per_language.items():
+            corpus.stats[language].train += len(translations)
+    return test
+
+
+def write_corpus(corpus: ParallelCorpus, test: dict[str, list[tuple[str, str]]], out: Path) -> None:
+    """`train.jsonl` (one multi-way row per English sentence), `test/<lang>.tsv`, `stats.json`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / TEST_DIR).mkdir(exist_ok=True)
+    with (out / TRAIN_FILE).open("w", encoding="utf-8") as handle:
+        for english, translations in corpus.rows.items():
+            handle.write(json.dumps({"en": english, "translations": translations}, ensure_ascii=False) + "\n")
+    for language, pairs in test.items():
+        lines = "".join(f"{en}\t{xx}\n" for en, xx in pairs)
+        (out / TEST_DIR / f"{language}.tsv").write_text(lines, encoding="utf-8")
+    stats = {lang: vars(s) for lang, s in corpus.stats.items()}
+    (out / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+
+
+def read_train(path: Path) -> Iterator[tuple[str, dict[str, list[str]]]]:
+    with (path / TRAIN_FILE).open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            yield row["en"], row["translations"]
+
+
+def read_test(path: Path, language: str) -> list[tuple[str, str]]:
+    file = path / TEST_DIR / f"{language}.tsv"
+    pairs = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        english, other = line.split("\t")
+        pairs.append((english, other))
+    return pairs
+
+
+def test_languages(path: Path) -> list[str]:
+    return sorted(p.stem for p in (path / TEST_DIR).glob("*.tsv") if p.stat().st_size > 0)
+
+
+def build(
+    out: Path,
+    languages: Sequence[str] = DEFAULT_LANGUAGES,
+    locale_root: Path = LOCALE_ROOT,
+    test_size: int = 1000,
+    rules: CleaningRules | None = None,
+) -> ParallelCorpus:
+    corpus = collect(languages, locale_root, rules)
+    test = split_test(corpus, test_size)
+    write_corpus(corpus, test, out)
+    return corpus
