@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,13 @@ from lexsent.batching import plan_batches
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError
 from lexsent.manifest import Manifest
+from lexsent.padding import pad_batch
 from lexsent.tokenizer import LongInputPolicy, TextTokenizer, Tokenized
 
 Vectors = npt.NDArray[np.float32]
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     AUTO = "auto"
     CPU = "cpu"
     CUDA = "cuda"
@@ -111,16 +112,7 @@ class Encoder:
         return out
 
     def _run_batch(self, items: Sequence[Tokenized]) -> Vectors:
-        width = max(len(t) for t in items)
-        ids = np.full((len(items), width), self.tokenizer.pad_id, dtype=np.int64)
-        mask = np.zeros((len(items), width), dtype=np.int64)
-        types = np.zeros((len(items), width), dtype=np.int64)
-        for row, tok in enumerate(items):
-            n = len(tok)
-            ids[row, :n] = tok.ids
-            mask[row, :n] = 1
-            types[row, :n] = tok.type_ids
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feed = pad_batch(items, self.tokenizer.pad_id)
         result = self.session.run(["embedding"], {k: feed[k] for k in self._inputs})
         return np.asarray(result[0], dtype=np.float32)
 

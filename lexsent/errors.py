@@ -115,3 +115,9 @@ class StorageFullError(LexsentError):
     """The disk is full; nothing was written and stored data is intact."""
 
     kind = ErrorKind.STORAGE_FULL
+
+
+class StorageIOError(LexsentError):
+    """Persisting failed with an I/O error other than a full disk; the write was not acknowledged."""
+
+    kind = ErrorKind.INTERNAL

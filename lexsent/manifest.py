@@ -7,7 +7,7 @@ know about post-processing is recorded here, and the graph already implements it
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +20,19 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
 
-class ModelKind(str, Enum):
+class ModelKind(StrEnum):
     SENTENCE = "sentence"
     LEXICAL = "lexical"
     MULTILINGUAL = "multilingual"
 
 
-class Pooling(str, Enum):
+class Pooling(StrEnum):
     MEAN = "mean"
     CLS = "cls"
     MAX = "max"
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     FP32 = "fp32"
     INT8 = "int8"
 

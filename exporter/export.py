@@ -1,0 +1,198 @@
+"""`export_bundle`: a local encoder directory → a verified ONNX bundle (and optionally its int8 twin).
+
+Everything is built in a temporary directory beside the target and moved into place only after parity
+passes, so a failed export never leaves a half-written or unverified bundle behind.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+import lexsent
+from exporter.graph import export_onnx, optimize, quantize_int8
+from exporter.head import EmbeddingHead
+from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32, require_int8
+from exporter.probes import probe_batches
+from exporter.source import read_source
+from lexsent.errors import ExportError
+from lexsent.fingerprint import fingerprint_files
+from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Parity, Pooling, Precision
+from lexsent.padding import pad_batch
+from lexsent.tokenizer import TextTokenizer, Tokenized
+
+log = logging.getLogger(__name__)
+
+
+class Quantization(StrEnum):
+    INT8 = "int8"
+
+
+def int8_path(out: Path) -> Path:
+    """Where the int8 bundle of `out` goes: `DIR-int8` beside it."""
+    return out.with_name(out.name + "-int8")
+
+
+@contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Swap the finished staging directory in as `out`; the old bundle goes only once the new one exists."""
+    final = staging.with_name(staging.name + ".done")
+    staging.rename(final)
+    if out.exists():
+        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(retired)
+        final.rename(out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        final.rename(out)
+
+
+def _copy_tokenizer(backbone: Path, source: Path, target: Path) -> None:
+    for candidate in (backbone / TOKENIZER_FILE, source / TOKENIZER_FILE):
+        if candidate.is_file():
+            shutil.copyfile(candidate, target)
+            return
+    fast = AutoTokenizer.from_pretrained(str(backbone), use_fast=True, local_files_only=True)
+    if not getattr(fast, "is_fast", False):
+        raise ExportError(f"{backbone}: no tokenizer.json and no fast tokenizer to convert")
+    fast.backend_tokenizer.save(str(target))
+
+
+def _load_backbone(path: Path) -> torch.nn.Module:
+    try:
+        model = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager")
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"{path}: cannot load the encoder with transformers ({exc})") from exc
+    return model.eval()
+
+
+def _uses_token_types(model: torch.nn.Module) -> bool:
+    accepts = "token_type_ids" in inspect.signature(model.forward).parameters
+    return accepts and int(getattr(model.config, "type_vocab_size", 0) or 0) > 1
+
+
+def _torch_runner(head: EmbeddingHead) -> Runner:
+    def run(feed: Feed) -> npt.NDArray[np.float32]:
+        tensors = {k: torch.from_numpy(v) for k, v in feed.items()}
+        with torch.no_grad():
+            out = head(tensors["input_ids"], tensors["attention_mask"], tensors["token_type_ids"])
+        return np.asarray(out.numpy(), dtype=np.float32)
+
+    return run
+
+
+def export_bundle(
+    src: str | Path,
+    out: str | Path,
+    *,
+    pooling: Pooling | str | None = None,
+    normalize: bool | None = None,
+    max_length: int | None = None,
+    name: str | None = None,
+    kind: ModelKind | str | None = None,
+    quantize: Quantization | str | None = None,
+    languages: list[str] | None = None,
+    evaluation: dict[str, float] | None = None,
+    threads: int = 2,
+) -> Path:
+    """Export `src` into bundle directory `out` (and `out-int8` with `quantize="int8"`); returns `out`."""
+    torch.set_num_threads(threads)
+    source = read_source(src)
+    out = Path(out)
+    chosen_pooling = Pooling(pooling) if pooling else (source.pooling or Pooling.MEAN)
+    chosen_normalize = source.normalize if normalize is None else normalize
+    chosen_normalize = True if chosen_normalize is None else chosen_normalize
+    length = max_length or source.max_length or 512
+    if source.max_length and length > source.max_length:
+        raise ExportError(f"--max-length {length} exceeds the model's {source.max_length} positions")
+    backbone = _load_backbone(source.backbone_path)
+    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _uses_token_types(backbone) else [])
+    head = EmbeddingHead(backbone, chosen_pooling, chosen_normalize, "token_type_ids" in inputs).eval()
+    with _staging(out) as staging:
+        _copy_tokenizer(source.backbone_path, source.path, staging / TOKENIZER_FILE)
+        tokenizer = TextTokenizer(staging / TOKENIZER_FILE, length)
+        batches = probe_batches(tokenizer)
+        raw = staging / "raw.onnx"
+        export_onnx(head, pad_batch(batches[0], tokenizer.pad_id), inputs, raw)
+        optimize(raw, staging / MODEL_FILE, source.model_type)
+        raw.unlink()
+        fp32_runner = onnx_runner(staging / MODEL_FILE, threads)
+        parity = measure(_torch_runner(head), fp32_runner, batches, tokenizer.pad_id, "torch")
+        require_fp32(parity)
+        manifest = Manifest(
+            name=name or out.name,
+            kind=ModelKind(kind) if kind else ModelKind.SENTENCE,
+            architecture=source.model_type,
+            dim=int(fp32_runner(pad_batch(batches[1], tokenizer.pad_id)).shape[1]),
+            max_length=length,
+            pooling=chosen_pooling,
+            normalized=chosen_normalize,
+            precision=Precision.FP32,
+            inputs=inputs,
+            languages=languages or ["en"],
+            parity=parity,
+            evaluation=evaluation or {},
+            fingerprint=fingerprint_files(staging / MODEL_FILE, staging / TOKENIZER_FILE),
+            lexsent_version=lexsent.__version__,
+            source=str(source.path),
+        )
+        if quantize:
+            _export_int8(staging, out, manifest, batches, tokenizer.pad_id, threads)
+        manifest.write(staging)
+        _publish(staging, out)
+    log.info("exported %s (parity max abs diff %.2e)", out, parity.max_abs_diff)
+    return out
+
+
+def _export_int8(
+    fp32_dir: Path,
+    out: Path,
+    fp32: Manifest,
+    batches: list[list[Tokenized]],
+    pad_id: int,
+    threads: int,
+) -> Parity:
+    target = int8_path(out)
+    with _staging(target) as staging:
+        quantize_int8(fp32_dir / MODEL_FILE, staging / MODEL_FILE)
+        shutil.copyfile(fp32_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        parity = measure(
+            onnx_runner(fp32_dir / MODEL_FILE, threads),
+            onnx_runner(staging / MODEL_FILE, threads),
+            batches,
+            pad_id,
+            "fp32",
+        )
+        require_int8(parity)
+        manifest = fp32.model_copy(
+            update={
+                "name": f"{fp32.name}-int8",
+                "precision": Precision.INT8,
+                "parity": parity,
+                "fingerprint": fingerprint_files(staging / MODEL_FILE, staging / TOKENIZER_FILE),
+            }
+        )
+        manifest.write(staging)
+        _publish(staging, target)
+    return parity

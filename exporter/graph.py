@@ -1,0 +1,65 @@
+"""torch → ONNX graph, onnxruntime transformer fusions, and dynamic int8 quantisation."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.transformers.optimizer import optimize_model
+
+from exporter.head import EmbeddingHead
+from lexsent.padding import IntArray
+
+log = logging.getLogger(__name__)
+OPSET = 17
+
+
+def export_onnx(head: EmbeddingHead, sample: dict[str, IntArray], inputs: list[str], path: Path) -> None:
+    """Trace with dynamic batch and sequence axes; `inputs` decides whether token_type_ids is an input."""
+    args = tuple(torch.from_numpy(sample[name]) for name in inputs)
+    axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
+    axes["embedding"] = {0: "batch"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            head,
+            args,
+            str(path),
+            dynamo=False,
+            input_names=inputs,
+            output_names=["embedding"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(str(path))
+
+
+def optimize(source: Path, target: Path, model_type: str) -> dict[str, int]:
+    """Apply onnxruntime's transformer fusions (attention, layer norm, GELU) offline.
+
+    Returns the fused-operator counts. Fusions are pattern-based, so a graph they do not recognise
+    is saved unchanged rather than failing the export.
+    """
+    family = "bert" if model_type not in {"gpt2", "t5", "bart"} else model_type
+    optimized = optimize_model(str(source), model_type=family, num_heads=0, hidden_size=0, opt_level=1)
+    optimized.save_model_to_file(str(target))
+    stats: dict[str, int] = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
+    log.info("fusions: %s", stats)
+    return stats
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8: weights quantised per output channel, activations quantised at run time."""
+    quantize_dynamic(
+        str(source),
+        str(target),
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        # Fused contrib ops defeat ONNX shape inference; their outputs are float32.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )

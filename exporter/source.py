@@ -1,0 +1,98 @@
+"""Read a local Hugging Face or sentence-transformers directory: backbone, tokenizer, pooling config.
+
+sentence-transformers directories carry their post-processing in `modules.json` + `1_Pooling/config.json`
+(+ a Normalize module); those settings are honoured so an export reproduces `SentenceTransformer.encode`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lexsent.errors import ExportError
+from lexsent.manifest import Pooling
+
+_ST_POOLING_KEYS = {
+    "pooling_mode_mean_tokens": Pooling.MEAN,
+    "pooling_mode_cls_token": Pooling.CLS,
+    "pooling_mode_max_tokens": Pooling.MAX,
+}
+# RoBERTa-style models offset positions by padding_idx + 1, so two positions are unusable.
+_OFFSET_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the exporter needs to know about a source model directory."""
+
+    path: Path
+    backbone_path: Path
+    model_type: str
+    pooling: Pooling | None
+    normalize: bool | None
+    max_length: int | None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path}: cannot read JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ExportError(f"{path}: expected a JSON object")
+    return data
+
+
+def _sentence_transformers_config(path: Path) -> tuple[Path, Pooling | None, bool | None, int | None]:
+    modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+    backbone, pooling, normalize, max_length = path, None, False, None
+    for module in modules:
+        kind = str(module.get("type", ""))
+        sub = path / str(module.get("path", ""))
+        if kind.endswith("Transformer"):
+            backbone = sub
+            for name in ("sentence_bert_config.json", "sentence_xlnet_config.json"):
+                if (sub / name).is_file():
+                    max_length = _read_json(sub / name).get("max_seq_length")
+        elif kind.endswith("Pooling"):
+            config = _read_json(sub / "config.json")
+            chosen = [mode for key, mode in _ST_POOLING_KEYS.items() if config.get(key)]
+            if len(chosen) != 1:
+                raise ExportError(
+                    f"{sub}: exactly one of mean/cls/max pooling is supported, config has {chosen}"
+                )
+            pooling = chosen[0]
+        elif kind.endswith("Normalize"):
+            normalize = True
+    return backbone, pooling, normalize, max_length
+
+
+def read_source(path: str | Path) -> Source:
+    """Inspect a local model directory; the hub is never contacted."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ExportError(f"{directory}: not a directory (lexsent exports local model directories only)")
+    pooling: Pooling | None = None
+    normalize: bool | None = None
+    max_length: int | None = None
+    backbone = directory
+    if (directory / "modules.json").is_file():
+        backbone, pooling, normalize, max_length = _sentence_transformers_config(directory)
+    if not (backbone / "config.json").is_file():
+        raise ExportError(f"{backbone}: missing config.json; expected a Hugging Face encoder directory")
+    config = _read_json(backbone / "config.json")
+    model_type = str(config.get("model_type", "")) or "unknown"
+    limit = config.get("max_position_embeddings")
+    if isinstance(limit, int):
+        limit -= 2 if model_type in _OFFSET_POSITION_TYPES else 0
+        max_length = min(max_length, limit) if max_length else limit
+    return Source(
+        path=directory,
+        backbone_path=backbone,
+        model_type=model_type,
+        pooling=pooling,
+        normalize=normalize,
+        max_length=max_length,
+    )

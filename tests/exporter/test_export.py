@@ -1,0 +1,110 @@
+"""Export → load → encode, checked against torch computed independently of the exporter's own head."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel
+
+import lexsent
+from exporter import parity
+from exporter.export import export_bundle, int8_path
+from lexsent.errors import ExportError
+from tests.exporter.tiny_models import FAMILIES, make_tiny_model
+
+TEXTS = ["hello world", "the quick brown fox jumps over the lazy dog again and again", "ok"]
+
+
+def _reference(src: Path, bundle: Path, texts: list[str], pooling: str, normalize: bool) -> np.ndarray:
+    """Pool HF hidden states by hand, one text at a time (no padding at all)."""
+    model = AutoModel.from_pretrained(str(src)).eval()
+    enc = lexsent.load(bundle)
+    rows = []
+    for tok in enc.tokenize(texts):
+        ids = torch.tensor([tok.ids])
+        with torch.no_grad():
+            hidden = model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
+        vec = {"mean": hidden.mean(0), "cls": hidden[0], "max": hidden.max(0).values}[pooling]
+        rows.append(torch.nn.functional.normalize(vec, dim=0) if normalize else vec)
+    return torch.stack(rows).numpy()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_exports_with_parity(family: str, tmp_path: Path) -> None:
+    src = make_tiny_model(family, tmp_path / "src")
+    out = export_bundle(src, tmp_path / family)
+    enc = lexsent.load(out)
+    assert enc.manifest.parity.max_abs_diff <= 1e-4
+    assert enc.manifest.parity.probes >= 10
+    has_types = family in ("bert", "minilm")
+    assert ("token_type_ids" in enc.manifest.inputs) is has_types
+    got = enc.encode(TEXTS)  # padded batch at run time
+    want = _reference(src, out, TEXTS, "mean", True)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+def test_pooling_is_mask_aware(pooling: str, tmp_path: Path) -> None:
+    src = make_tiny_model("bert", tmp_path / "src")
+    out = export_bundle(src, tmp_path / "b", pooling=pooling, normalize=False)
+    enc = lexsent.load(out)
+    assert enc.manifest.pooling.value == pooling and enc.manifest.normalized is False
+    batched = enc.encode(TEXTS)
+    alone = np.stack([enc.encode([t])[0] for t in TEXTS])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)  # padding never changes a vector
+    np.testing.assert_allclose(batched, _reference(src, out, TEXTS, pooling, False), atol=1e-4)
+
+
+def test_int8_bundle_beside_fp32(tmp_path: Path) -> None:
+    src = make_tiny_model("bert", tmp_path / "src")
+    out = export_bundle(src, tmp_path / "m", name="m", quantize="int8")
+    q = lexsent.load(int8_path(out))
+    assert q.manifest.precision.value == "int8" and q.name == "m-int8"
+    assert q.manifest.parity.reference == "fp32" and q.manifest.parity.mean_cosine >= 0.99
+    fp = lexsent.load(out).encode(TEXTS)
+    cos = (fp * q.encode(TEXTS)).sum(1)
+    assert cos.min() > 0.95
+
+
+def test_failed_parity_writes_nothing_and_says_by_how_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_tiny_model("bert", tmp_path / "src")
+    monkeypatch.setattr(parity, "FP32_MAX_ABS_DIFF", 0.0)
+    with pytest.raises(ExportError, match=r"max abs diff .* exceeds 0e\+00 by"):
+        export_bundle(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["src"]  # no staging leftovers
+
+
+def test_reexport_replaces_bundle(tmp_path: Path) -> None:
+    src = make_tiny_model("bert", tmp_path / "src")
+    export_bundle(src, tmp_path / "b", pooling="mean")
+    export_bundle(src, tmp_path / "b", pooling="cls")
+    assert json.loads((tmp_path / "b" / "lexsent.json").read_text())["pooling"] == "cls"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "src"]
+
+
+def test_rejects_non_model_directory(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="missing config.json"):
+        export_bundle(tmp_path, tmp_path / "out")
+    with pytest.raises(ExportError, match="not a directory"):
+        export_bundle(tmp_path / "nope", tmp_path / "out")
+
+
+def test_default_model_matches_sentence_transformers(default_bundle: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from exporter.default_model import default_source
+
+    torch.set_num_threads(2)
+    texts = [*TEXTS, "A man is playing a guitar.", " ".join(["long input"] * 300)]
+    st = SentenceTransformer(str(default_source()), device="cpu")
+    want = st.encode(texts, batch_size=8, convert_to_numpy=True)
+    got = lexsent.load(default_bundle, threads=2).encode(texts)
+    assert got.shape == (len(texts), 384)
+    np.testing.assert_allclose(got, want, atol=1e-4)
