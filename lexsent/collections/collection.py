@@ -1,0 +1,305 @@
+"""One durable collection: validate → log (fsync) → apply → acknowledge; search under a read lock.
+
+Locking: `_writer` serialises writers (log append, apply, snapshot capture, rebuilds); `_rw` lets many
+searches share the current table+index and excludes them only while a logged change is applied or a
+rebuilt index is swapped in. Snapshot files are written with no lock held, so searches never wait
+for a snapshot and writers wait only for its in-memory capture.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lexsent.collections import indexes, snapshot
+from lexsent.collections.config import CollectionConfig, Metric, Scoring
+from lexsent.collections.filters import compile_filter
+from lexsent.collections.fsio import Disk
+from lexsent.collections.ids import PointId, validate_id, validate_ids
+from lexsent.collections.indexes import SearchOptions, VectorIndex
+from lexsent.collections.rwlock import ReadWriteLock
+from lexsent.collections.search import Snapshot, margin_rows, search_rows
+from lexsent.collections.table import MetadataRow, PointTable
+from lexsent.collections.wal import Op, Record, WriteAheadLog
+from lexsent.errors import InvalidInputError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+MAX_K = 10_000
+MAX_BATCH = 100_000
+MAX_METADATA_BYTES = 65_536
+SNAPSHOT_AFTER_BYTES = 64 << 20
+_MIN_COMPACT_ROWS = 256
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: PointId
+    score: float
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Point:
+    id: PointId
+    vector: Vectors
+    metadata: dict[str, Any] | None
+
+
+def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vector") -> Vectors:
+    """A finite float32 [n, dim] matrix, or InvalidInputError saying what is wrong."""
+    try:
+        array = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what}s must be lists of numbers: {exc}") from None
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != dim:
+        got = array.shape[-1] if array.ndim else 0
+        raise InvalidInputError(f"{what} has dimension {got}, but this collection stores dimension {dim}")
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"{what} contains NaN or infinite values")
+    if metric is Metric.COSINE and not np.linalg.norm(array, axis=1).all():
+        raise InvalidInputError(f"{what} is all zeros; cosine similarity is undefined for it")
+    return np.ascontiguousarray(array)
+
+
+def _validate_metadata(metadata: object) -> MetadataRow:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise InvalidInputError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    try:
+        encoded = json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata is not valid JSON: {exc}") from None
+    if len(encoded) > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata is {len(encoded)} bytes; the limit is {MAX_METADATA_BYTES}")
+    parsed: dict[str, Any] = json.loads(encoded)  # a private copy the caller cannot mutate later
+    return parsed
+
+
+def validate_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+    return k
+
+
+class Collection:
+    def __init__(self, directory: Path, config: CollectionConfig, disk: Disk) -> None:
+        self.directory = directory
+        self.config = config
+        self.disk = disk
+        self._writer = threading.Lock()
+        self._snapshotting = threading.Lock()
+        self._rw = ReadWriteLock()
+        self._background: threading.Thread | None = None
+        (directory / "wal").mkdir(exist_ok=True)
+        (directory / "snapshots").mkdir(exist_ok=True)
+        self._wal = WriteAheadLog(directory / "wal", config.dim, disk)
+        self._view = self._recover()
+
+    # -- recovery -------------------------------------------------------------------------------------
+
+    def _recover(self) -> Snapshot:
+        cfg = self.config
+        seq, table, trained_on, stored = 0, PointTable(cfg.dim), 0, None
+        latest = snapshot.latest(self.directory / "snapshots")
+        if latest is not None:
+            data = snapshot.read(latest)
+            seq, trained_on, stored = data.seq, data.trained_on, data.index
+            table = PointTable.restore(data.vectors, data.id_at, data.metadata)
+            snapshot.prune(self.directory / "snapshots", latest)
+        prepared = indexes.prepare(table.vectors, cfg.metric)
+        index = indexes.load(cfg.index, cfg.dim, cfg.metric, cfg.params, stored, prepared, trained_on)
+        self._view = self._make_view(table, index)
+        self.applied_seq = seq
+        replayed = 0
+        for record_seq, record in self._wal.replay(seq):
+            self._apply(record)
+            self.applied_seq = record_seq
+            replayed += 1
+        if replayed:
+            log.info("collection %s: replayed %d logged writes after snapshot %d", cfg.name, replayed, seq)
+        return self._view
+
+    def _make_view(self, table: PointTable, index: VectorIndex) -> Snapshot:
+        bits = np.packbits(table.alive_mask(), bitorder="little") if table.dead_count else None
+        return Snapshot(table, index, bits, self.config.metric)
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def upsert(self, ids: Sequence[object], vectors: object, metadata: Sequence[object] | None = None) -> int:
+        """Insert or replace points; durable when it returns. Returns the write's log sequence number."""
+        point_ids = validate_ids(ids)
+        if not 1 <= len(point_ids) <= MAX_BATCH:
+            raise InvalidInputError(f"an upsert needs 1-{MAX_BATCH} points, got {len(point_ids)}")
+        matrix = validate_vectors(vectors, self.config.dim, self.config.metric)
+        metas = [_validate_metadata(m) for m in (metadata or [None] * len(point_ids))]
+        if not matrix.shape[0] == len(point_ids) == len(metas):
+            raise InvalidInputError(
+                f"got {len(point_ids)} ids, {matrix.shape[0]} vectors and {len(metas)} metadata objects"
+            )
+        return self._write(Record(Op.UPSERT, point_ids, metas, matrix))
+
+    def delete(self, ids: Sequence[object]) -> int:
+        """Delete points by id (missing ids are ignored); durable when it returns. Returns the seq."""
+        point_ids = validate_ids(ids)
+        if not 1 <= len(point_ids) <= MAX_BATCH:
+            raise InvalidInputError(f"a delete needs 1-{MAX_BATCH} ids, got {len(point_ids)}")
+        return self._write(Record(Op.DELETE, point_ids, [], np.zeros((0, self.config.dim), np.float32)))
+
+    def _write(self, record: Record) -> int:
+        with self._writer:
+            seq = self._wal.append(record)
+            self._apply(record)
+            self.applied_seq = seq
+            wal_size = self._wal.size
+        if wal_size >= SNAPSHOT_AFTER_BYTES:
+            self._snapshot_in_background()
+        return seq
+
+    def _apply(self, record: Record) -> None:
+        """Apply a logged record to memory; rebuild the index when it asks for it (IVF, compaction)."""
+        view = self._view
+        prepared = indexes.prepare(record.vectors, self.config.metric) if record.op is Op.UPSERT else None
+        with self._rw.write():
+            if prepared is not None:
+                view.table.append(record.ids, record.vectors, record.metadata)
+                view.index.add(prepared)
+            else:
+                view.table.delete(record.ids)
+            self._view = self._make_view(view.table, view.index)
+        table = view.table
+        compact = (
+            table.rows >= _MIN_COMPACT_ROWS
+            and table.dead_count > self.config.params.compact_ratio * table.rows
+        )
+        if compact or view.index.wants_rebuild(table.live):
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Compact tombstones and rebuild (or train) the index off to the side, then swap it in."""
+        cfg = self.config
+        with self._rw.read():
+            table = self._view.table.compacted()
+        index = indexes.build(
+            cfg.index, cfg.dim, cfg.metric, cfg.params, indexes.prepare(table.vectors, cfg.metric), train=True
+        )
+        with self._rw.write():
+            self._view = self._make_view(table, index)
+        log.info("collection %s: rebuilt %s index over %d points", cfg.name, cfg.index, table.rows)
+
+    # -- snapshots ------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Path:
+        """Write a snapshot of everything acknowledged so far, then drop the log it covers."""
+        with self._snapshotting:
+            with self._writer:
+                view = self._view
+                table, index = view.table, view.index
+                data = snapshot.SnapshotData(
+                    seq=self.applied_seq,
+                    vectors=table.vectors,
+                    id_at=list(table.ids.id_at),
+                    metadata=list(table.metadata),
+                    index=index.serialize(),
+                    trained_on=getattr(index, "trained_on", 0),
+                )
+                self._wal.rotate()
+            path = snapshot.write(self.directory / "snapshots", data, self.disk)
+            snapshot.prune(self.directory / "snapshots", path)
+            self._wal.drop_through(data.seq)
+            return path
+
+    def _snapshot_in_background(self) -> None:
+        if self._background is not None and self._background.is_alive():
+            return
+
+        def run() -> None:
+            try:
+                self.snapshot()
+            except Exception:
+                log.exception(
+                    "collection %s: background snapshot failed; the log still has every write",
+                    self.config.name,
+                )
+
+        self._background = threading.Thread(target=run, name=f"snapshot-{self.config.name}", daemon=True)
+        self._background.start()
+
+    def close(self) -> None:
+        if self._background is not None:
+            self._background.join()
+        self._wal.close()
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return self._view.table.live
+
+    def fetch(self, point_id: object) -> Point:
+        key = validate_id(point_id)
+        with self._rw.read():
+            table = self._view.table
+            row = table.row(key)
+            if row is None:
+                raise NotFoundError(f"point {key!r} not found in collection {self.config.name!r}")
+            return Point(key, table.vectors[row].copy(), table.metadata[row])
+
+    def search(
+        self,
+        queries: object,
+        k: object = 10,
+        *,
+        filter: object = None,
+        scoring: Scoring = Scoring.COSINE,
+        options: SearchOptions | None = None,
+    ) -> list[list[Hit]]:
+        """Top-k hits for each query vector (a [d] vector or an [n, d] batch)."""
+        top = validate_k(k)
+        flt = compile_filter(filter)
+        matrix = indexes.prepare(
+            validate_vectors(queries, self.config.dim, self.config.metric, "query"), self.config.metric
+        )
+        if scoring is Scoring.MARGIN and self.config.metric is not Metric.COSINE:
+            raise InvalidInputError("margin scoring needs a cosine collection")
+        opts = options or SearchOptions()
+        with self._rw.read():
+            view = self._view
+            find = margin_rows if scoring is Scoring.MARGIN else search_rows
+            scores, rows = find(view, matrix, top, flt, opts)
+            ids, metadata = view.table.ids.id_at, view.table.metadata
+            return [
+                [Hit(ids[row], _score(score), metadata[row]) for score, row in zip(s, r, strict=True)]
+                for s, r in zip(scores.tolist(), rows.tolist(), strict=True)
+            ]
+
+    def info(self) -> dict[str, Any]:
+        view = self._view
+        cfg = self.config
+        return {
+            "name": cfg.name,
+            "dim": cfg.dim,
+            "index": cfg.index.value,
+            "metric": cfg.metric.value,
+            "model": cfg.model,
+            "model_fingerprint": cfg.model_fingerprint,
+            "count": view.table.live,
+            "exact": view.index.exact,
+        }
+
+
+def _score(value: float) -> float:
+    return value if math.isfinite(value) else 0.0

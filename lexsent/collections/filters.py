@@ -1,0 +1,113 @@
+"""Exact metadata filters: equality, `$in`, numeric ranges, combined with AND across fields.
+
+    {"lang": "de"}                               equality (also {"lang": {"$eq": "de"}})
+    {"lang": {"$in": ["de", "fr"]}}              membership
+    {"year": {"$gte": 2000, "$lt": 2010}}        numeric range (bounds combine)
+
+A filter is compiled once per request (malformed → InvalidInputError naming the problem) and then
+evaluated against each point's JSON metadata. Range operators only match numbers (never booleans or
+strings), so a range never silently compares across types.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lexsent.errors import InvalidInputError
+
+Metadata = Mapping[str, Any]
+_RANGES: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+}
+_SCALAR = str | int | float | bool | None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same(a: object, b: object) -> bool:
+    """JSON equality that keeps booleans apart from 0/1."""
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+@dataclass(frozen=True)
+class _Condition:
+    field: str
+    equals: tuple[object, ...] | None
+    bounds: tuple[tuple[Callable[[Any, Any], bool], float], ...]
+
+    def matches(self, metadata: Metadata) -> bool:
+        if self.field not in metadata:
+            return False
+        value = metadata[self.field]
+        if self.equals is not None and not any(_same(value, wanted) for wanted in self.equals):
+            return False
+        if self.bounds:
+            return _is_number(value) and all(compare(value, bound) for compare, bound in self.bounds)
+        return True
+
+
+@dataclass(frozen=True)
+class Filter:
+    conditions: tuple[_Condition, ...]
+
+    def matches(self, metadata: Metadata | None) -> bool:
+        if metadata is None:
+            return False
+        return all(condition.matches(metadata) for condition in self.conditions)
+
+
+def _scalar(value: object, where: str) -> object:
+    if not isinstance(value, _SCALAR):
+        raise InvalidInputError(f"filter {where}: only strings, numbers, booleans and null can be compared")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"filter {where}: value must be finite")
+    return value
+
+
+def _condition(name: str, spec: object) -> _Condition:
+    if not isinstance(spec, dict):
+        return _Condition(name, (_scalar(spec, f"on {name!r}"),), ())
+    if not spec:
+        raise InvalidInputError(f"filter on {name!r} is an empty object; use $eq, $in, $gt, $gte, $lt, $lte")
+    equals: tuple[object, ...] | None = None
+    bounds: list[tuple[Callable[[Any, Any], bool], float]] = []
+    for op, operand in spec.items():
+        where = f"{op} on {name!r}"
+        if op == "$eq":
+            equals = (_scalar(operand, where),)
+        elif op == "$in":
+            if not isinstance(operand, list) or not operand:
+                raise InvalidInputError(f"filter {where} needs a non-empty list")
+            equals = tuple(_scalar(item, where) for item in operand)
+        elif op in _RANGES:
+            if not _is_number(operand) or not math.isfinite(operand):
+                raise InvalidInputError(f"filter {where} needs a finite number, got {operand!r}")
+            bounds.append((_RANGES[op], operand))
+        else:
+            raise InvalidInputError(
+                f"unknown filter operator {op!r} on {name!r}; use $eq, $in, $gt, $gte, $lt, $lte"
+            )
+    return _Condition(name, equals, tuple(bounds))
+
+
+def compile_filter(spec: object) -> Filter | None:
+    """Compile a request's `filter` object; None or {} means no filter."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise InvalidInputError(f"filter must be a JSON object mapping field to condition, got {spec!r}")
+    if not spec:
+        return None
+    for name in spec:
+        if not isinstance(name, str) or not name or name.startswith("$"):
+            raise InvalidInputError(f"filter field {name!r} must be a non-empty name not starting with '$'")
+    return Filter(tuple(_condition(name, value) for name, value in spec.items()))

@@ -1,0 +1,80 @@
+"""Durable file primitives: fsync'd writes, atomic replace, directory fsync, disk-full mapping.
+
+Every byte a collection persists goes through :class:`Disk`, so one small hook (`write`) lets tests
+inject ENOSPC exactly where a real full disk would fail, and one place turns that into
+:class:`StorageFullError` (507 / RESOURCE_EXHAUSTED).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lexsent.errors import StorageFullError, StorageIOError
+
+WriteFn = Callable[[int, bytes | memoryview], int]
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Turn OS errors raised while persisting into typed lexsent errors."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise StorageFullError(f"disk full while {what}; nothing was changed") from exc
+        raise StorageIOError(f"I/O error while {what}: {exc}") from exc
+
+
+@dataclass
+class Disk:
+    """Write-side file operations with an injectable low-level `write` (tests pass one that fails)."""
+
+    write: WriteFn = field(default=os.write)
+
+    def write_all(self, fd: int, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            written = self.write(fd, view)
+            view = view[written:]
+
+    def write_file(self, path: Path, chunks: Iterator[bytes | memoryview]) -> None:
+        """Create `path` (must not exist), write every chunk, fsync; the caller fsyncs the directory."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            for chunk in chunks:
+                self.write_all(fd, chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def atomic_write(self, path: Path, data: bytes) -> None:
+        """Replace `path` with `data` atomically: temporary file, fsync, rename, fsync the directory."""
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.unlink(missing_ok=True)
+        try:
+            self.write_file(tmp, iter([data]))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or creation inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,101 @@
+"""All collections under one data directory: create, open, list, drop — each step crash-safe.
+
+    <data_dir>/collections/<name>/config.json, wal/, snapshots/
+
+A new collection is assembled under a temporary name and renamed into place; a dropped one is renamed
+away before it is removed, so a crash never leaves a half-made or half-deleted collection visible.
+An exclusive lock file keeps a second process from opening the same store and interleaving writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+
+from lexsent.collections.collection import Collection
+from lexsent.collections.config import CollectionConfig, validate_name
+from lexsent.collections.fsio import Disk, fsync_dir, remove_tree, storage_errors
+from lexsent.errors import AlreadyExistsError, NotFoundError, UnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class CollectionStore:
+    def __init__(self, root: Path, disk: Disk | None = None) -> None:
+        self.root = root
+        self.disk = disk or Disk()
+        self._lock = threading.Lock()
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise UnavailableError(f"collections in {root} are already open in another process") from None
+        self._collections: dict[str, Collection] = {}
+        for path in sorted(root.iterdir()):
+            if path.name.startswith("."):
+                if path.is_dir():
+                    remove_tree(path)  # an interrupted create or drop
+                continue
+            config = CollectionConfig.from_json((path / "config.json").read_bytes())
+            self._collections[config.name] = Collection(path, config, self.disk)
+
+    def create(self, config: CollectionConfig) -> Collection:
+        with self._lock:
+            if config.name in self._collections:
+                raise AlreadyExistsError(f"collection {config.name!r} already exists")
+            tmp = self.root / f".new-{uuid.uuid4().hex}"
+            final = self.root / config.name
+            try:
+                with storage_errors(f"creating collection {config.name!r}"):
+                    tmp.mkdir()
+                    self.disk.write_file(tmp / "config.json", iter([config.to_json()]))
+                    fsync_dir(tmp)
+                    os.rename(tmp, final)
+                    fsync_dir(self.root)
+            except BaseException:
+                remove_tree(tmp)
+                raise
+            collection = Collection(final, config, self.disk)
+            self._collections[config.name] = collection
+            return collection
+
+    def get(self, name: str) -> Collection:
+        collection = self._collections.get(name)
+        if collection is None:
+            validate_name(name)
+            raise NotFoundError(f"collection {name!r} does not exist")
+        return collection
+
+    def list(self) -> list[Collection]:
+        return [self._collections[name] for name in sorted(self._collections)]
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            collection = self.get(name)
+            del self._collections[name]
+            collection.close()
+            doomed = self.root / f".drop-{uuid.uuid4().hex}"
+            os.rename(collection.directory, doomed)
+            fsync_dir(self.root)
+            remove_tree(doomed)
+
+    def close(self, *, snapshot: bool = True) -> None:
+        """Close every collection; with `snapshot`, persist one so the next start replays little."""
+        with self._lock:
+            for collection in self._collections.values():
+                if snapshot:
+                    try:
+                        collection.snapshot()
+                    except Exception:
+                        log.exception(
+                            "snapshot of %s at shutdown failed; its log is intact", collection.config.name
+                        )
+                collection.close()
+            self._collections.clear()
+            os.close(self._lock_fd)
