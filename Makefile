@@ -40,9 +40,9 @@ lint: install
 	$(BIN)/ruff format --check lexsent server exporter training cli
 	$(BIN)/mypy
 
+# Stubs for every proto/lexsent/v1/*.proto into server/proto_gen and the client's proto_gen.
 proto: install
-	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=server/proto_gen --pyi_out=server/proto_gen \
-	  --grpc_python_out=server/proto_gen proto/lexsent/v1/*.proto
+	$(BIN)/python proto/build.py
 
 bench: install
 	$(BIN)/python -m bench.encode

@@ -1,0 +1,101 @@
+"""`lexsent serve`: HTTP + gRPC embeddings server.
+
+Every flag is generated from `server.settings.ServerSettings`, so flags, environment variables
+(`LEXSENT_<FLAG>`) and defaults have one definition. A flag given on the command line wins over the
+environment; the environment wins over the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+
+
+def _scalar(annotation: Any) -> Any:
+    """The flag's value type: `int | None` → int, `list[Path]` → Path, `SecretStr` → str."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar(args[0])
+    if origin in (list, types.UnionType, typing.Union):
+        return _scalar(args[0])
+    return str if annotation is SecretStr else annotation
+
+
+def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> None:
+    kind = _scalar(field.annotation)
+    flag = "--" + name.replace("_", "-")
+    default = field.get_default(call_default_factory=True)
+    shown = default.get_secret_value() if isinstance(default, SecretStr) else default
+    help_text = (
+        f"{field.description or name.replace('_', ' ')} (env LEXSENT_{name.upper()}; default: {shown})"
+    )
+    options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        options["choices"] = [member.value for member in kind]
+    elif kind in (int, float, Path, str):
+        options["type"] = kind
+    if typing.get_origin(field.annotation) is typing.Annotated or isinstance(default, list):
+        options["action"] = "append"
+        options["metavar"] = name.upper().removesuffix("S")
+    parser.add_argument(flag, **options)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from server.settings import ServerSettings
+
+    parser = sub.add_parser("serve", help="serve embeddings over HTTP and gRPC", description=__doc__)
+    for name, field in ServerSettings.model_fields.items():
+        _add_flag(parser, name, field)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from lexsent.errors import InvalidInputError
+    from server.settings import ServerSettings
+
+    given = {k: v for k, v in vars(args).items() if k in ServerSettings.model_fields and v is not None}
+    try:
+        settings = ServerSettings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInputError(f"invalid settings: {problems}") from None
+
+    from server import logs
+
+    logs.configure(settings.log_format)
+    from server.models import ModelRegistry, bundle_dirs
+
+    paths = bundle_dirs(settings.model, settings.models_dir)
+    if not paths:
+        from exporter.default_model import ensure_default_model
+
+        paths = [ensure_default_model(settings.data_dir)]
+    models = ModelRegistry.load(
+        paths,
+        threads=settings.threads,
+        max_batch_tokens=settings.max_batch_tokens,
+        long_input=settings.long_input,
+        default=settings.default_model,
+    )
+    from server.runner import Runner
+    from server.service import Service
+
+    async def serve() -> None:  # the gRPC server must be built inside the running loop
+        await Runner(Service(settings, models)).serve()
+
+    asyncio.run(serve())
+    return 0

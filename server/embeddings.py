@@ -1,0 +1,145 @@
+"""The embeddings concept: request schema, validation and the service both transports call.
+
+`EmbedRequest` is the one schema: the HTTP body is validated into it and gRPC messages are converted
+into it, so shape rules, caps and their error messages exist once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import cast
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from lexsent.encoder import Encoder, Vectors
+from lexsent.errors import InvalidInputError
+from lexsent.manifest import Manifest
+from lexsent.tokenizer import LongInputPolicy, Tokenized
+from server.auth import Access, Operation
+from server.batcher import Batcher
+from server.core import Core
+from server.models import ModelRegistry
+
+EMBED = Operation("embeddings.embed", Access.READ)
+LIST_MODELS = Operation("embeddings.list_models", Access.READ)
+
+
+class EncodingFormat(StrEnum):
+    FLOAT = "float"
+    BASE64 = "base64"
+
+
+class EmbedRequest(BaseModel):
+    """OpenAI's embeddings request, plus `long_input`; unknown fields (e.g. `user`) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: StrictStr | list[StrictStr] | list[StrictInt] | list[list[StrictInt]] = Field(
+        description="a string, a list of strings, a token-id list, or a list of token-id lists"
+    )
+    model: str | None = Field(None, description="served model name; the default model when absent")
+    encoding_format: EncodingFormat = EncodingFormat.FLOAT
+    dimensions: int | None = Field(None, ge=1, description="keep the first N components, re-normalised")
+    long_input: LongInputPolicy | None = Field(None, description="inputs over max_length: truncate or error")
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    model: str
+    vectors: Vectors
+    token_counts: list[int]
+    truncated: list[bool]
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(self.token_counts)
+
+
+def shorten(vectors: Vectors, dimensions: int | None) -> Vectors:
+    """Matryoshka-style truncation: first `dimensions` components, re-normalised to unit length."""
+    if dimensions is None or dimensions == vectors.shape[1]:
+        return vectors
+    cut = vectors[:, :dimensions]
+    norms = np.linalg.norm(cut, axis=1, keepdims=True)
+    return np.asarray(cut / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class EmbeddingsService:
+    def __init__(self, core: Core, models: ModelRegistry) -> None:
+        self.core = core
+        self.models = models
+        s = core.settings
+        self.batchers = {
+            m.name: Batcher(
+                m, max_batch_tokens=s.max_batch_tokens, max_queue=s.max_queue, metrics=core.metrics
+            )
+            for m in models
+        }
+
+    def start(self) -> None:
+        for batcher in self.batchers.values():
+            batcher.start()
+
+    def stop(self) -> None:
+        for batcher in self.batchers.values():
+            batcher.stop()
+
+    def _label(self, name: str | None) -> str:
+        """Metrics label: a served name or 'unknown', never arbitrary client text."""
+        resolved = name or self.models.default
+        return resolved if resolved in self.batchers else "unknown"
+
+    async def embed(self, request: EmbedRequest, token: str | None) -> EmbedResult:
+        return await self.core.call(
+            EMBED, token, lambda: self._embed(request), model=self._label(request.model)
+        )
+
+    async def list_models(self, token: str | None) -> list[Manifest]:
+        async def work() -> list[Manifest]:
+            return [m.manifest for m in self.models]
+
+        return await self.core.call(LIST_MODELS, token, work)
+
+    async def _embed(self, request: EmbedRequest) -> EmbedResult:
+        encoder = self.models.get(request.model)
+        tokens = await asyncio.to_thread(self._tokenize, encoder, request)
+        vectors = await self.batchers[encoder.name].run(tokens)
+        counts = [len(t) for t in tokens]
+        truncated = [t.truncated for t in tokens]
+        metrics = self.core.metrics
+        metrics.tokens.labels(encoder.name).inc(sum(counts))
+        metrics.truncated.labels(encoder.name).inc(sum(truncated))
+        return EmbedResult(encoder.name, shorten(vectors, request.dimensions), counts, truncated)
+
+    def _tokenize(self, encoder: Encoder, request: EmbedRequest) -> list[Tokenized]:
+        if request.dimensions is not None and request.dimensions > encoder.dim:
+            raise InvalidInputError(
+                f"dimensions={request.dimensions} exceeds model {encoder.name!r}'s dimension {encoder.dim}"
+            )
+        texts, ids = _split_input(request.input)
+        cap = self.core.settings.max_client_batch
+        if len(texts or ids) > cap:
+            raise InvalidInputError(
+                f"request has {len(texts or ids)} inputs; this server takes at most {cap} per request "
+                "(--max-client-batch): split it into several requests"
+            )
+        if ids:
+            return encoder.tokenizer.from_ids(ids, request.long_input)
+        try:
+            return encoder.tokenize(texts, request.long_input)
+        except UnicodeError as exc:  # lone surrogates cannot be encoded to UTF-8 for the tokenizer
+            raise InvalidInputError(f"input is not valid Unicode text: {exc}") from None
+
+
+def _split_input(raw: str | list[str] | list[int] | list[list[int]]) -> tuple[list[str], list[list[int]]]:
+    """OpenAI's four input shapes → (texts, token-id lists); exactly one is used."""
+    if isinstance(raw, str):
+        return [raw], []
+    if raw and isinstance(raw[0], int):
+        return [], [raw]
+    if raw and isinstance(raw[0], list):
+        return [], raw
+    return cast(list[str], raw), []

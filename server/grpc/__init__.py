@@ -1,0 +1,1 @@
+"""gRPC transport (grpc.aio): one servicer module per proto service, thin adapters over `Service`."""

@@ -1,0 +1,60 @@
+"""Assemble the grpc.aio server: one servicer module per proto service, plus health and reflection.
+
+To add a concept, write `server/grpc/<concept>.py` with `SERVICE_NAME` and `register(server, service)`
+and append the module to `SERVICER_MODULES`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server.grpc import embeddings
+from server.service import Service
+
+SERVICER_MODULES: tuple[ModuleType, ...] = (embeddings,)
+
+
+class GrpcServer:
+    """The grpc.aio server with its health servicer, which follows the service's readiness."""
+
+    def __init__(self, service: Service) -> None:
+        settings = service.settings
+        limit = settings.max_body_bytes
+        self.server = grpc.aio.server(
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", -1)]
+        )
+        names = [module.SERVICE_NAME for module in SERVICER_MODULES]
+        for module in SERVICER_MODULES:
+            module.register(self.server, service)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        )
+        self._names = ["", *names]
+        address = f"{settings.host}:{settings.grpc_port}"
+        if settings.tls_cert is not None and settings.tls_key is not None:
+            credentials = grpc.ssl_server_credentials(
+                [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
+            )
+            self.port = self.server.add_secure_port(address, credentials)
+        else:
+            self.port = self.server.add_insecure_port(address)
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in self._names:
+            await self.health.set(name, status)
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.set_serving(True)
+
+    async def stop(self, grace: float) -> None:
+        await self.server.stop(grace)

@@ -1,0 +1,1 @@
+"""HTTP transport (starlette): thin adapters from JSON requests to the `Service` and back."""

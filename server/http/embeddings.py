@@ -1,0 +1,128 @@
+"""`POST /v1/embeddings` (OpenAI-compatible) and `GET /v1/models`."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lexsent.manifest import Manifest
+from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, EncodingFormat
+from server.http.common import api_token, endpoint, read_json
+from server.http.openapi import Components, operation
+from server.service import Service
+from server.validation import validate
+
+
+class EmbeddingData(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+    truncated: bool  # lexsent extension: the input was cut to the model's max_length
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingsResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingData]
+    model: str
+    usage: Usage
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "lexsent"
+    kind: str
+    dim: int
+    max_length: int
+    pooling: str
+    normalized: bool
+    precision: str
+    languages: list[str]
+    fingerprint: str
+    default: bool
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def embeddings_body(result: EmbedResult, encoding: EncodingFormat) -> dict[str, Any]:
+    if encoding is EncodingFormat.BASE64:
+        little = result.vectors.astype("<f4", copy=False)
+        values: list[Any] = [base64.b64encode(row.tobytes()).decode("ascii") for row in little]
+    else:
+        values = result.vectors.tolist()
+    data = [
+        {"object": "embedding", "index": i, "embedding": v, "truncated": t}
+        for i, (v, t) in enumerate(zip(values, result.truncated, strict=True))
+    ]
+    usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+    return {"object": "list", "data": data, "model": result.model, "usage": usage}
+
+
+def model_card(manifest: Manifest, default: str) -> dict[str, Any]:
+    return ModelCard(
+        id=manifest.name,
+        kind=manifest.kind.value,
+        dim=manifest.dim,
+        max_length=manifest.max_length,
+        pooling=manifest.pooling.value,
+        normalized=manifest.normalized,
+        precision=manifest.precision.value,
+        languages=manifest.languages,
+        fingerprint=manifest.fingerprint,
+        default=manifest.name == default,
+    ).model_dump()
+
+
+def routes(service: Service) -> list[BaseRoute]:
+    embeddings: EmbeddingsService = service.embeddings
+    limit = service.settings.max_body_bytes
+
+    @endpoint
+    async def create_embeddings(request: Request) -> Response:
+        body = validate(EmbedRequest, await read_json(request, limit))
+        result = await embeddings.embed(body, api_token(request))
+        return JSONResponse(embeddings_body(result, body.encoding_format))
+
+    @endpoint
+    async def list_models(request: Request) -> Response:
+        manifests = await embeddings.list_models(api_token(request))
+        default = embeddings.models.default
+        return JSONResponse({"object": "list", "data": [model_card(m, default) for m in manifests]})
+
+    return [
+        Route("/v1/embeddings", create_embeddings, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+    ]
+
+
+def openapi(components: Components) -> dict[str, Any]:
+    return {
+        "/v1/embeddings": {
+            "post": operation(
+                components,
+                "Embed texts or token ids (OpenAI-compatible)",
+                request=EmbedRequest,
+                response=EmbeddingsResponse,
+                errors=(400, 401, 403, 404, 413, 422, 429, 503, 504),
+            )
+        },
+        "/v1/models": {
+            "get": operation(
+                components, "Served models with their manifest fields", response=ModelList, errors=(401, 503)
+            )
+        },
+    }

@@ -1,0 +1,53 @@
+"""Pure-ASGI middleware: request ids and the early body-size refusal.
+
+Pure ASGI (not `BaseHTTPMiddleware`) keeps the per-request cost low and lets the size check answer
+413 from the `Content-Length` header before the body is read at all.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.http.common import error_response, too_large
+from server.logs import REQUEST_ID_HEADER, new_request_id, request_id
+
+log = logging.getLogger(__name__)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestContext:
+    """Assign the request id (the caller's `x-request-id` or a new one), echo it, refuse big bodies."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = new_request_id(_header(scope, REQUEST_ID_HEADER.encode()))
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        try:
+            declared = _header(scope, b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await error_response(too_large(self.max_body_bytes))(scope, receive, send_with_id)
+                return
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -1,0 +1,42 @@
+"""`Service`: the transport-agnostic server — one `Core` plus one part per concept.
+
+Extension points (collections, mining):
+- a concept service class taking `core: Core` that wraps each public operation in `core.call(...)`
+  with its own `Operation` constants (`Access.WRITE` for anything that changes state);
+- an attribute here (`collections` is reserved for issue 4) set in `Service.__init__`, started and
+  stopped with the others;
+- HTTP routes in `server/http/<concept>.py` exposing `routes(service)` and `openapi(schemas)`, listed
+  in `server/http/app.py`; a gRPC servicer in `server/grpc/<concept>.py` exposing `register(server,
+  service)` and its service name, listed in `server/grpc/app.py`.
+Error mapping, auth, request ids and metrics then come for free from `Core` and the adapters' helpers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.core import Core
+from server.embeddings import EmbeddingsService
+from server.models import ModelRegistry
+from server.settings import ServerSettings
+
+
+class Service:
+    def __init__(self, settings: ServerSettings, models: ModelRegistry) -> None:
+        self.core = Core(settings)
+        self.settings = settings
+        self.embeddings = EmbeddingsService(self.core, models)
+        # Issue 4 (collections) sets its service here; routes check it is not None.
+        self.collections: Any = None
+
+    def start(self) -> None:
+        """Start the batch workers and turn ready."""
+        self.embeddings.start()
+        self.core.lifecycle.mark_ready()
+
+    async def drain(self) -> bool:
+        """Refuse new requests, wait for in-flight ones (bounded by --drain-timeout)."""
+        return await self.core.lifecycle.drain(self.settings.drain_timeout)
+
+    def stop(self) -> None:
+        self.embeddings.stop()

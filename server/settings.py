@@ -1,0 +1,69 @@
+"""`ServerSettings`: the one definition of every `lexsent serve` option.
+
+Each field is a CLI flag (`max_batch_tokens` ⇔ `--max-batch-tokens`, built by `cli/serve.py` from these
+fields so flags and settings cannot drift) and an environment variable (`LEXSENT_MAX_BATCH_TOKENS`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from lexsent.settings import CoreSettings
+from lexsent.tokenizer import LongInputPolicy
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+def _split(value: Any) -> Any:
+    """Lists from the environment are comma-separated (`LEXSENT_MODEL=a,b`)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ServerSettings(CoreSettings):
+    host: str = Field("127.0.0.1", description="address both transports bind to")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP port")
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port")
+    model: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="bundle directory to serve (repeatable); the first is the default"
+    )
+    models_dir: Path | None = Field(None, description="serve every bundle in this directory's subdirectories")
+    default_model: str | None = Field(None, description="name of the model used when a request names none")
+    api_key: SecretStr | None = Field(None, description="read-write API key (Authorization: Bearer KEY)")
+    read_only_api_key: SecretStr | None = Field(None, description="API key that may only read (no writes)")
+    max_batch_tokens: int = Field(8192, gt=0, description="padded-token budget of one model batch")
+    max_client_batch: int = Field(2048, gt=0, description="most inputs one request may carry (more: 422)")
+    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="largest request body (more: 413)")
+    max_queue: int = Field(8192, gt=0, description="inputs waiting per model before requests get 429")
+    request_timeout: float = Field(60.0, gt=0, description="seconds a request may take (more: 504)")
+    drain_timeout: float = Field(30.0, ge=0, description="seconds in-flight requests get on SIGTERM")
+    long_input: LongInputPolicy = Field(LongInputPolicy.TRUNCATE, description="inputs over max_length")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS (repeatable); none: CORS off"
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve both transports over TLS")
+    tls_key: Path | None = Field(None, description="PEM private key for --tls-cert")
+    log_format: LogFormat = Field(LogFormat.JSON, description="log line format")
+
+    _split_model = field_validator("model", "cors_origins", mode="before")(_split)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+        if self.max_queue < self.max_client_batch:
+            raise ValueError("--max-queue must be at least --max-client-batch, or big requests never fit")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
