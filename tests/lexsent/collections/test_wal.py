@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lexsent.collections.fsio import Disk
+from lexsent.collections.wal import Op, Record, WriteAheadLog
+from lexsent.errors import StorageFullError
+
+DIM = 3
+
+
+def record(i: int) -> Record:
+    vector = np.full((1, DIM), i, dtype=np.float32) + np.float32(0.1)
+    return Record(Op.UPSERT, [f"p{i}"], [{"i": i, "text": "ü"}], vector)
+
+
+def fresh(directory: Path, disk: Disk | None = None) -> tuple[WriteAheadLog, list[tuple[int, Record]]]:
+    wal = WriteAheadLog(directory, DIM, disk or Disk())
+    return wal, list(wal.replay(0))
+
+
+def test_round_trip_is_bit_exact(tmp_path: Path) -> None:
+    wal, _ = fresh(tmp_path)
+    written = [record(i) for i in range(5)] + [
+        Record(Op.DELETE, [3, "p1"], [], np.zeros((0, DIM), np.float32))
+    ]
+    for rec in written:
+        wal.append(rec)
+    wal.close()
+    wal, replayed = fresh(tmp_path)
+    assert [seq for seq, _ in replayed] == [1, 2, 3, 4, 5, 6]
+    for (_, got), want in zip(replayed, written, strict=True):
+        assert got.op is want.op and got.ids == want.ids
+        assert got.vectors.tobytes() == want.vectors.tobytes()
+        if want.op is Op.UPSERT:
+            assert got.metadata == want.metadata
+    assert wal.append(record(9)) == 7
+
+
+def test_replay_skips_records_covered_by_snapshot(tmp_path: Path) -> None:
+    wal, _ = fresh(tmp_path)
+    for i in range(4):
+        wal.append(record(i))
+    wal.close()
+    replayed = list(WriteAheadLog(tmp_path, DIM, Disk()).replay(2))
+    assert [seq for seq, _ in replayed] == [3, 4]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_torn_or_corrupt_tail_is_cut_with_warning(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    wal, _ = fresh(tmp_path)
+    for i in range(3):
+        wal.append(record(i))
+    intact = wal.size
+    wal.append(record(3))
+    wal.close()
+    [segment] = list(tmp_path.iterdir())
+    data = bytearray(segment.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) - 5]
+    elif damage == "flip":
+        data[-2] ^= 0xFF
+    else:
+        data += b"\x00garbage tail"
+    segment.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        wal, replayed = fresh(tmp_path)
+    expected = 4 if damage == "garbage" else 3
+    assert [seq for seq, _ in replayed] == list(range(1, expected + 1))
+    assert "cutting the tail" in caplog.text
+    if damage != "garbage":
+        assert segment.stat().st_size == intact
+    # the log keeps working after the cut, and a second start sees no damage
+    wal.append(record(7))
+    wal.close()
+    assert len(fresh(tmp_path)[1]) == expected + 1
+
+
+def test_disk_full_append_leaves_log_unchanged(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def flaky(fd: int, data: bytes | memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:  # first half of the frame lands, then the disk is full
+            os.write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        return os.write(fd, data)
+
+    wal, _ = fresh(tmp_path, Disk(write=flaky))
+    wal.append(record(0))
+    wal.append(record(1))
+    size = wal.size
+    with pytest.raises(StorageFullError, match="disk full"):
+        wal.append(record(2))
+    assert wal.size == size == next(tmp_path.iterdir()).stat().st_size
+    assert wal.append(record(3)) == 3
+    wal.close()
+    replayed = fresh(tmp_path)[1]
+    assert [rec.ids for _, rec in replayed] == [["p0"], ["p1"], ["p3"]]
+
+
+def test_rotation_and_drop(tmp_path: Path) -> None:
+    wal, _ = fresh(tmp_path)
+    wal.append(record(0))
+    wal.append(record(1))
+    wal.rotate()
+    wal.append(record(2))
+    assert len(list(tmp_path.iterdir())) == 2
+    wal.drop_through(2)
+    assert len(list(tmp_path.iterdir())) == 1
+    wal.close()
+    replayed = list(WriteAheadLog(tmp_path, DIM, Disk()).replay(2))
+    assert [seq for seq, _ in replayed] == [3]
