@@ -54,7 +54,7 @@ class TextTokenizer:
         self._full = _load(path)
         self._full.no_truncation()
         self.max_length = max_length
-        self.policy = policy
+        self.policy = LongInputPolicy(policy)
         self.pad_id = next(
             (int(i) for t in ("[PAD]", "<pad>", "<PAD>") if (i := self._tok.token_to_id(t)) is not None), 0
         )
@@ -77,7 +77,7 @@ class TextTokenizer:
 
     def __call__(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> list[Tokenized]:
         items = self.validate(texts)
-        policy = policy or self.policy
+        policy = LongInputPolicy(policy) if policy else self.policy
         out: list[Tokenized] = []
         for i, enc in enumerate(self._tok.encode_batch(items, add_special_tokens=True)):
             truncated = bool(enc.overflowing)
@@ -93,7 +93,7 @@ class TextTokenizer:
         self, batches: Sequence[Sequence[int]], policy: LongInputPolicy | None = None
     ) -> list[Tokenized]:
         """Accept pre-tokenised input (OpenAI's token-id form), checked against the vocabulary."""
-        policy = policy or self.policy
+        policy = LongInputPolicy(policy) if policy else self.policy
         if not batches:
             raise InvalidInputError("input is empty: send at least one token-id list")
         out: list[Tokenized] = []

@@ -1,0 +1,80 @@
+"""Encoder behaviour: input validation, long-input policy, batching that never changes a vector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lexsent
+from lexsent.errors import InputTooLongError, InvalidInputError, LexsentError
+from lexsent.tokenizer import LongInputPolicy
+
+LONG = "word " * 500
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_bundle: Path) -> lexsent.Encoder:
+    return lexsent.load(tiny_bundle, threads=2)
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        ([], "input is empty"),
+        ([""], r"input\[0\] is an empty string"),
+        (["ok", "   "], r"input\[1\] is an empty string"),
+        (["ok", 3], r"input\[1\] is int, expected a string"),
+        ([None], r"input\[0\] is NoneType"),
+        ("a bare string", "expected a list of strings"),
+    ],
+)
+def test_bad_inputs_are_typed_errors(encoder: lexsent.Encoder, texts: object, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message) as info:
+        encoder.encode(texts)  # type: ignore[arg-type]
+    assert info.value.kind.http_status == 422 and info.value.kind.grpc_code == "INVALID_ARGUMENT"
+
+
+def test_long_input_truncate_flags_it(encoder: lexsent.Encoder) -> None:
+    result = encoder.embed(["short text", LONG])
+    assert result.truncated == [False, True]
+    assert result.token_counts[1] == encoder.manifest.max_length
+    assert encoder.tokenizer.count(LONG) > encoder.manifest.max_length
+
+
+def test_long_input_error_policy(encoder: lexsent.Encoder) -> None:
+    with pytest.raises(
+        InputTooLongError, match=r"input\[1\] has \d+ tokens but the model's max_length is 64"
+    ):
+        encoder.encode(["fine", LONG], LongInputPolicy.ERROR)
+    strict = lexsent.load(encoder.bundle.path, long_input=LongInputPolicy.ERROR)
+    with pytest.raises(InputTooLongError):
+        strict.encode([LONG])
+    assert strict.encode(["fine"]).shape == (1, strict.dim)
+
+
+def test_vectors_independent_of_batching(tiny_bundle: Path) -> None:
+    texts = [f"sentence number {i} " + "pad " * (i % 17) for i in range(70)]
+    small = lexsent.load(tiny_bundle, max_batch_tokens=64)  # forces many small batches
+    big = lexsent.load(tiny_bundle, max_batch_tokens=1 << 16)
+    a, b = small.encode(texts), big.encode(texts)
+    assert a.dtype == np.float32 and a.shape == (70, small.dim)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(a[13], big.encode([texts[13]])[0], atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)  # manifest says normalized
+
+
+def test_token_id_input(encoder: lexsent.Encoder) -> None:
+    tokens = encoder.tokenize(["hello world"])
+    from_ids = encoder.run(encoder.tokenizer.from_ids([tokens[0].ids]))
+    np.testing.assert_allclose(from_ids, encoder.encode(["hello world"]), atol=1e-6)
+    with pytest.raises(InvalidInputError, match=r"ids must be integers in \[0, "):
+        encoder.tokenizer.from_ids([[1, 10**9]])
+    with pytest.raises(InvalidInputError, match="empty token-id list"):
+        encoder.tokenizer.from_ids([[]])
+
+
+def test_errors_share_one_base(encoder: lexsent.Encoder) -> None:
+    with pytest.raises(LexsentError):
+        encoder.encode([])
