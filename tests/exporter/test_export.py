@@ -90,7 +90,7 @@ def test_reexport_replaces_bundle(tmp_path: Path) -> None:
 
 
 def test_rejects_non_model_directory(tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="missing config.json"):
+    with pytest.raises(ExportError, match=r"missing config\.json"):
         export_bundle(tmp_path, tmp_path / "out")
     with pytest.raises(ExportError, match="not a directory"):
         export_bundle(tmp_path / "nope", tmp_path / "out")
