@@ -206,6 +206,9 @@ class Collection:
         """Write a snapshot of everything acknowledged so far, then drop the log it covers."""
         with self._snapshotting:
             with self._writer:
+                latest = snapshot.latest(self.directory / "snapshots")
+                if latest is not None and latest.name == snapshot.name_for(self.applied_seq):
+                    return latest  # nothing new since the last one
                 view = self._view
                 table, index = view.table, view.index
                 data = snapshot.SnapshotData(

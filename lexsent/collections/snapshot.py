@@ -79,7 +79,7 @@ class _Crc:
 def write(directory: Path, data: SnapshotData, disk: Disk) -> Path:
     """Write `data` as snapshot `snap-<seq>` under `directory`, atomically; returns its path."""
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"snap-{data.seq:020d}"
+    final = directory / name_for(data.seq)
     tmp = directory / f".tmp-{uuid.uuid4().hex}"
     files: dict[str, Iterator[bytes]] = {
         "vectors.f32": _vector_chunks(data.vectors),
@@ -111,6 +111,10 @@ def write(directory: Path, data: SnapshotData, disk: Disk) -> Path:
         remove_tree(tmp)
         raise
     return final
+
+
+def name_for(seq: int) -> str:
+    return f"snap-{seq:020d}"
 
 
 def latest(directory: Path) -> Path | None:
