@@ -106,7 +106,7 @@ class CollectionMachine(RuleBasedStateMachine):
         assert len(hits) == len(expected)
         np.testing.assert_allclose([hit.score for hit in hits], expected, rtol=1e-4, atol=1e-4)
         for hit in hits:
-            vector, meta = self.model[hit.id]
+            _, meta = self.model[hit.id]
             assert hit.metadata == meta
             assert group is None or meta["g"] == group
 
