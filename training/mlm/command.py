@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument(
-        "--steps", type=int, default=3000, help="optimizer steps (default ~25 min on 2 cores)"
+        "--steps", type=int, default=2000, help="optimizer steps (sized for <= 30 min on 2 idle cores)"
     )
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (checkpointed) after this long")
     parser.add_argument("--save-every", type=int, default=250)

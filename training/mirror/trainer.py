@@ -1,0 +1,181 @@
+"""MirrorBERT training (Liu et al., 2021): self-duplication + span masking + dropout + InfoNCE.
+
+Each item is duplicated; one copy gets a random span of k tokens masked; both go through the same
+encoder in train mode (dropout p makes even identical inputs differ); InfoNCE with temperature τ pulls
+each pair together against the other in-batch items. Defaults follow the paper: 10k items, batch 200,
+AdamW lr 2e-5, 1 epoch (sentence, τ = 0.04) or 2 epochs (word, τ = 0.2). Batch 200 runs as one
+batch on CPU too (no accumulation: in-batch negatives need the whole batch in one forward).
+The final step exports an ONNX bundle to `<models-dir>/<name>` and records its held-out scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from training.data.splits import EvalGuard
+from training.mirror.augment import mask_random_span
+from training.mirror.encoder import DropHead, PoolingMode, load_backbone, pool, resolve_source
+from training.mirror.loss import info_nce
+from training.plot import plot_loss
+from training.progress import LossLog, progress
+from training.runtime import choose_device, generator_for, seed_everything, set_threads
+
+MODE_DEFAULTS = {"sentence": {"epochs": 1, "temperature": 0.04, "max_length": 64},
+                 "word": {"epochs": 2, "temperature": 0.2, "max_length": 16}}  # fmt: skip
+SOURCES = {"sentence": "sentences.train.txt", "word": "words.train.txt"}
+
+
+@dataclass
+class MirrorConfig:
+    model: str = "runs/mlm/model"
+    mode: str = "sentence"
+    data_dir: str = "data"
+    run_dir: str | None = None
+    name: str | None = None
+    models_dir: str = "models"
+    items: int = 10000
+    epochs: int | None = None
+    batch_size: int = 200
+    lr: float = 2e-5
+    temperature: float | None = None
+    span: int = 5
+    dropout: float = 0.1
+    drophead: float = 0.0
+    pooling: str = "mean"
+    max_length: int | None = None
+    seed: int = 13
+    threads: int | None = None
+    device: str = "auto"
+    export: str = "bundle"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        defaults = MODE_DEFAULTS[self.mode]
+        self.epochs = self.epochs or int(defaults["epochs"])
+        self.temperature = self.temperature or float(defaults["temperature"])
+        self.max_length = self.max_length or int(defaults["max_length"])
+        self.name = self.name or f"mirror-{self.mode}"
+        self.run_dir = self.run_dir or f"runs/{self.name}"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> MirrorConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def sample_items(cfg: MirrorConfig) -> list[str]:
+    """`items` training texts drawn (seeded) from the train side, checked against the eval guard."""
+    path = Path(cfg.data_dir) / SOURCES[cfg.mode]
+    if not path.exists():
+        from lexsent.errors import NotFoundError
+
+        raise NotFoundError(f"{path} missing: run `lexsent data build --out {cfg.data_dir}` first")
+    pool_ = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    order = torch.randperm(len(pool_), generator=generator_for(cfg.seed)).tolist()
+    items = [pool_[i] for i in order[: cfg.items]]
+    EvalGuard.load(Path(cfg.data_dir)).check(items)
+    return items
+
+
+class MirrorModel(torch.nn.Module):
+    def __init__(self, backbone: torch.nn.Module, pooling: PoolingMode) -> None:
+        super().__init__()
+        self.backbone, self.pooling = backbone, pooling
+
+    def forward(self, input_ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        return pool(hidden, attention, self.pooling)
+
+
+def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        attention[i, : len(r)] = 1
+    return ids, attention
+
+
+def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float]:
+    """Train and save the tuned HF encoder to `model_dir`; returns throughput figures."""
+    from transformers import AutoTokenizer
+
+    set_threads(cfg.threads)
+    device = choose_device(cfg.device)
+    seed_everything(cfg.seed)
+    source = resolve_source(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
+    backbone = load_backbone(source, cfg.dropout)
+    model = MirrorModel(backbone, PoolingMode(cfg.pooling)).to(device).train()
+    gen = generator_for(cfg.seed + 1)
+    drophead = (
+        DropHead(backbone, cfg.drophead, backbone.config.num_attention_heads, gen) if cfg.drophead else None
+    )
+    encoded = tokenizer(items, truncation=True, max_length=cfg.max_length)["input_ids"]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    run_dir = Path(str(cfg.run_dir))
+    log = LossLog(run_dir)
+    log.path.unlink(missing_ok=True)
+    per_epoch = len(encoded) // cfg.batch_size or 1
+    total = per_epoch * int(cfg.epochs or 1)
+    bar = progress(total, 0, f"mirror ({cfg.mode})", cfg.progress)
+    step, started = 0, time.perf_counter()
+    for epoch in range(int(cfg.epochs or 1)):
+        order = torch.randperm(len(encoded), generator=generator_for(cfg.seed * 1000 + epoch)).tolist()
+        for b in range(per_epoch):
+            rows = [encoded[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
+            ids, attention = _pad(rows, tokenizer.pad_token_id)
+            masked = mask_random_span(ids, attention, cfg.span, tokenizer.mask_token_id, gen)
+            both = model(torch.cat([ids, masked]).to(device), torch.cat([attention, attention]).to(device))
+            loss = info_nce(both[: len(rows)], both[len(rows) :], float(cfg.temperature))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            log.append(step, loss=loss.item(), epoch=epoch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    elapsed = time.perf_counter() - started
+    if drophead:
+        drophead.remove()
+    model_dir.mkdir(parents=True, exist_ok=True)
+    backbone.save_pretrained(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    plot_loss(run_dir, f"MirrorBERT ({cfg.mode}, τ={cfg.temperature}, batch {cfg.batch_size})")
+    return {"steps": step, "seconds": elapsed, "examples_per_s": step * cfg.batch_size / elapsed}
+
+
+def train_mirror(cfg: MirrorConfig) -> Path:
+    """Train, then (export=bundle) export to `<models_dir>/<name>` and record held-out scores."""
+    run_dir = Path(str(cfg.run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    items = sample_items(cfg)
+    model_dir = run_dir / "model"
+    stats = fit(cfg, items, model_dir)
+    (run_dir / "throughput.json").write_text(json.dumps(stats, indent=2) + "\n")
+    if cfg.export == "none":
+        return model_dir
+    from exporter.export import export_bundle
+    from training.evaluation.english import TASKS
+    from training.evaluation.run import evaluate, record
+
+    kind = "sentence" if cfg.mode == "sentence" else "lexical"
+    bundle = export_bundle(
+        model_dir, Path(cfg.models_dir) / str(cfg.name), pooling=cfg.pooling, normalize=True,
+        max_length=cfg.max_length if cfg.mode == "sentence" else None, name=cfg.name, kind=kind,
+        threads=cfg.threads or 2,
+    )  # fmt: skip
+    eval_args = argparse.Namespace(task=None, data_dir=cfg.data_dir, threads=cfg.threads or 2)
+    scores = evaluate(bundle, TASKS, eval_args)
+    record(bundle, scores)
+    print(json.dumps(scores, indent=2))
+    return bundle
