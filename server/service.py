@@ -13,8 +13,7 @@ Error mapping, auth, request ids and metrics then come for free from `Core` and 
 
 from __future__ import annotations
 
-from typing import Any
-
+from server.collections import CollectionsService
 from server.core import Core
 from server.embeddings import EmbeddingsService
 from server.models import ModelRegistry
@@ -26,12 +25,12 @@ class Service:
         self.core = Core(settings)
         self.settings = settings
         self.embeddings = EmbeddingsService(self.core, models)
-        # Issue 4 (collections) sets its service here; routes check it is not None.
-        self.collections: Any = None
+        self.collections = CollectionsService(self.core, self.embeddings, settings.data_dir / "collections")
 
     def start(self) -> None:
         """Start the batch workers and turn ready."""
         self.embeddings.start()
+        self.collections.start()
         self.core.lifecycle.mark_ready()
 
     async def drain(self) -> bool:
@@ -40,3 +39,4 @@ class Service:
 
     def stop(self) -> None:
         self.embeddings.stop()
+        self.collections.stop()

@@ -140,7 +140,7 @@ class Collection:
     # -- writes ---------------------------------------------------------------------------------------
 
     def upsert(self, ids: Sequence[object], vectors: object, metadata: Sequence[object] | None = None) -> int:
-        """Insert or replace points; durable when it returns. Returns the write's log sequence number."""
+        """Insert or replace points; durable when it returns. Returns the number of points written."""
         point_ids = validate_ids(ids)
         if not 1 <= len(point_ids) <= MAX_BATCH:
             raise InvalidInputError(f"an upsert needs 1-{MAX_BATCH} points, got {len(point_ids)}")
@@ -150,10 +150,11 @@ class Collection:
             raise InvalidInputError(
                 f"got {len(point_ids)} ids, {matrix.shape[0]} vectors and {len(metas)} metadata objects"
             )
-        return self._write(Record(Op.UPSERT, point_ids, metas, matrix))
+        self._write(Record(Op.UPSERT, point_ids, metas, matrix))
+        return len(point_ids)
 
     def delete(self, ids: Sequence[object]) -> int:
-        """Delete points by id (missing ids are ignored); durable when it returns. Returns the seq."""
+        """Delete points by id (missing ids are ignored); durable when it returns. Returns how many existed."""
         point_ids = validate_ids(ids)
         if not 1 <= len(point_ids) <= MAX_BATCH:
             raise InvalidInputError(f"a delete needs 1-{MAX_BATCH} ids, got {len(point_ids)}")
@@ -162,23 +163,25 @@ class Collection:
     def _write(self, record: Record) -> int:
         with self._writer:
             seq = self._wal.append(record)
-            self._apply(record)
+            changed = self._apply(record)
             self.applied_seq = seq
             wal_size = self._wal.size
         if wal_size >= SNAPSHOT_AFTER_BYTES:
             self._snapshot_in_background()
-        return seq
+        return changed
 
-    def _apply(self, record: Record) -> None:
-        """Apply a logged record to memory; rebuild the index when it asks for it (IVF, compaction)."""
+    def _apply(self, record: Record) -> int:
+        """Apply a logged record to memory (returns points written or removed); rebuild the index when
+        it asks for it (IVF training, compaction)."""
         view = self._view
+        changed = len(record.ids)
         prepared = indexes.prepare(record.vectors, self.config.metric) if record.op is Op.UPSERT else None
         with self._rw.write():
             if prepared is not None:
                 view.table.append(record.ids, record.vectors, record.metadata)
                 view.index.add(prepared)
             else:
-                view.table.delete(record.ids)
+                changed = view.table.delete(record.ids)
             self._view = self._make_view(view.table, view.index)
         table = view.table
         compact = (
@@ -187,6 +190,7 @@ class Collection:
         )
         if compact or view.index.wants_rebuild(table.live):
             self._rebuild()
+        return changed
 
     def _rebuild(self) -> None:
         """Compact tombstones and rebuild (or train) the index off to the side, then swap it in."""

@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import lexsent
-from server.http import embeddings, health
+from server.http import collections, embeddings, health
 from server.http.middleware import RequestContext
 from server.http.openapi import Components, document
 from server.service import Service
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, embeddings)
+ROUTE_MODULES: tuple[ModuleType, ...] = (health, embeddings, collections)
 
 
 def openapi_document() -> dict[str, Any]:

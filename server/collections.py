@@ -1,0 +1,278 @@
+"""The collections concept: request schemas, text → vector via the served models, and the service both
+transports call. Durable storage and search live in `lexsent.collections`; this layer adds auth,
+admission and metrics (through `Core.call`), text encoding, and the model-binding check.
+
+A collection is bound to the model that fills it (name, fingerprint, dimension). Texts are always
+encoded with that model; if the served bundle of that name has a different fingerprint, text
+requests fail with a clear message (vectors still work), because mixing two models' vectors in one
+index silently ruins search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from lexsent.collections import (
+    Collection,
+    CollectionConfig,
+    CollectionStore,
+    Hit,
+    IndexKind,
+    Metric,
+    Scoring,
+    SearchOptions,
+)
+from lexsent.collections.collection import MAX_BATCH
+from lexsent.encoder import Encoder, Vectors
+from lexsent.errors import InvalidInputError, NotFoundError
+from server.auth import Access, Operation
+from server.core import Core
+from server.embeddings import EmbeddingsService
+
+CREATE = Operation("collections.create", Access.WRITE)
+DROP = Operation("collections.delete", Access.WRITE)
+UPSERT = Operation("collections.upsert", Access.WRITE)
+REMOVE = Operation("collections.remove", Access.WRITE)
+GET = Operation("collections.get", Access.READ)
+LIST = Operation("collections.list", Access.READ)
+FETCH = Operation("collections.fetch", Access.READ)
+SEARCH = Operation("collections.search", Access.READ)
+
+PointIdIn = StrictStr | StrictInt
+
+
+class CreateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(description="letters, digits, '_', '-', '.'; up to 128 characters")
+    model: str | None = Field(None, description="served model that encodes texts; the default when absent")
+    dim: int | None = Field(None, ge=1, description="vector-only collection of this dimension (no model)")
+    index: IndexKind = IndexKind.FLAT
+    metric: Metric = Metric.COSINE
+
+
+class PointIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: PointIdIn
+    text: str | None = None
+    vector: list[float] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class UpsertRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    points: list[PointIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class DeleteRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ids: list[PointIdIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    query: str | None = Field(None, description="text, encoded with the collection's model")
+    vector: list[float] | None = None
+    k: int = 10
+    filter: dict[str, Any] | None = None
+    scoring: Scoring = Scoring.COSINE
+    nprobe: int | None = Field(None, description="ivf: lists to probe for this query")
+    ef_search: int | None = Field(None, description="hnsw: candidate list size for this query")
+
+
+def hit_body(hit: Hit) -> dict[str, Any]:
+    return {"id": hit.id, "score": hit.score, "metadata": hit.metadata}
+
+
+class CollectionsService:
+    def __init__(self, core: Core, embeddings: EmbeddingsService, root: Path) -> None:
+        self.core = core
+        self.embeddings = embeddings
+        self.root = root
+        self._store: CollectionStore | None = None
+        self._opening = threading.Lock()
+
+    def start(self) -> None:
+        """Recover existing collections (snapshot + log replay) before the server turns ready.
+
+        A data directory without collections is left untouched until the first collection request,
+        so an embeddings-only server never takes the store's lock.
+        """
+        if self.root.is_dir():
+            _ = self.store
+
+    @property
+    def store(self) -> CollectionStore:
+        with self._opening:
+            if self._store is None:
+                self._store = CollectionStore(self.root)
+            return self._store
+
+    def stop(self) -> None:
+        with self._opening:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _encoder_for(self, collection: Collection) -> Encoder:
+        cfg = collection.config
+        if cfg.model is None:
+            raise InvalidInputError(
+                f"collection {cfg.name!r} holds plain vectors (no model); send 'vector' instead of text"
+            )
+        try:
+            encoder = self.embeddings.models.get(cfg.model)
+        except NotFoundError:
+            raise InvalidInputError(
+                f"collection {cfg.name!r} was filled by model {cfg.model!r}, which this server does not"
+                " serve; serve that bundle to use text, or send vectors"
+            ) from None
+        if encoder.fingerprint != cfg.model_fingerprint:
+            raise InvalidInputError(
+                f"collection {cfg.name!r} was filled by model {cfg.model!r} with fingerprint "
+                f"{(cfg.model_fingerprint or '')[:12]}…, but the served {cfg.model!r} has fingerprint "
+                f"{encoder.fingerprint[:12]}…; its vectors are not comparable. Serve the original bundle, "
+                "or re-create the collection"
+            )
+        return encoder
+
+    async def _encode(self, collection: Collection, texts: list[str]) -> Vectors:
+        encoder = self._encoder_for(collection)
+        tokens = await asyncio.to_thread(encoder.tokenize, texts)
+        return await self.embeddings.batchers[encoder.name].run(tokens)
+
+    # -- operations -----------------------------------------------------------------------------------
+
+    async def create(self, request: CreateRequest, token: str | None) -> dict[str, Any]:
+        async def work() -> dict[str, Any]:
+            if request.dim is not None and request.model is None:
+                config = CollectionConfig(request.name, request.dim, request.index, request.metric)
+            else:
+                encoder = self.embeddings.models.get(request.model)
+                if request.dim is not None and request.dim != encoder.dim:
+                    raise InvalidInputError(
+                        f"dim {request.dim} does not match model {encoder.name!r} (dimension {encoder.dim})"
+                    )
+                config = CollectionConfig(
+                    request.name,
+                    encoder.dim,
+                    request.index,
+                    request.metric,
+                    model=encoder.name,
+                    model_fingerprint=encoder.fingerprint,
+                )
+            created = await asyncio.to_thread(self.store.create, config)
+            return created.info()
+
+        return await self.core.call(CREATE, token, work)
+
+    async def list_all(self, token: str | None) -> list[dict[str, Any]]:
+        async def work() -> list[dict[str, Any]]:
+            return [c.info() for c in self.store.list()]
+
+        return await self.core.call(LIST, token, work)
+
+    async def get(self, name: str, token: str | None) -> dict[str, Any]:
+        async def work() -> dict[str, Any]:
+            return self.store.get(name).info()
+
+        return await self.core.call(GET, token, work)
+
+    async def drop(self, name: str, token: str | None) -> None:
+        async def work() -> None:
+            await asyncio.to_thread(self.store.drop, name)
+
+        await self.core.call(DROP, token, work)
+
+    async def upsert(self, name: str, request: UpsertRequest, token: str | None) -> int:
+        async def work() -> int:
+            collection = self.store.get(name)
+            dim = collection.config.dim
+            vectors = np.zeros((len(request.points), dim), dtype=np.float32)
+            texts: list[str] = []
+            text_rows: list[int] = []
+            for row, point in enumerate(request.points):
+                if (point.text is None) == (point.vector is None):
+                    raise InvalidInputError(
+                        f"points[{row}] (id {point.id!r}) needs exactly one of text or vector"
+                    )
+                if point.vector is not None:
+                    if len(point.vector) != dim:
+                        raise InvalidInputError(
+                            f"points[{row}].vector has dimension {len(point.vector)}, but collection "
+                            f"{name!r} stores dimension {dim}"
+                        )
+                    vectors[row] = point.vector
+                else:
+                    texts.append(point.text or "")
+                    text_rows.append(row)
+            if texts:
+                vectors[text_rows] = await self._encode(collection, texts)
+            ids = [point.id for point in request.points]
+            metadata = [point.metadata for point in request.points]
+            return await asyncio.to_thread(collection.upsert, ids, vectors, metadata)
+
+        return await self.core.call(UPSERT, token, work)
+
+    async def remove(self, name: str, request: DeleteRequest, token: str | None) -> int:
+        async def work() -> int:
+            collection = self.store.get(name)
+            return await asyncio.to_thread(collection.delete, list(request.ids))
+
+        return await self.core.call(REMOVE, token, work)
+
+    async def fetch(
+        self, name: str, candidates: list[str | int], token: str | None, *, with_vector: bool = True
+    ) -> dict[str, Any]:
+        """The first of `candidates` that exists (HTTP paths carry text: "7" may mean the integer 7)."""
+
+        async def work() -> dict[str, Any]:
+            collection = self.store.get(name)
+            for candidate in candidates[:-1]:
+                try:
+                    point = collection.fetch(candidate)
+                    break
+                except NotFoundError:
+                    continue
+            else:
+                point = collection.fetch(candidates[-1])
+            body: dict[str, Any] = {"id": point.id, "metadata": point.metadata}
+            if with_vector:
+                body["vector"] = point.vector.tolist()
+            return body
+
+        return await self.core.call(FETCH, token, work)
+
+    async def search(self, name: str, request: SearchRequest, token: str | None) -> list[Hit]:
+        async def work() -> list[Hit]:
+            collection = self.store.get(name)
+            if (request.query is None) == (request.vector is None):
+                raise InvalidInputError("search needs exactly one of 'query' (text) or 'vector'")
+            if request.query is not None:
+                query: Any = (await self._encode(collection, [request.query]))[0]
+            else:
+                query = request.vector
+            options = SearchOptions(nprobe=request.nprobe, ef_search=request.ef_search)
+            hits = await asyncio.to_thread(
+                collection.search,
+                query,
+                request.k,
+                filter=request.filter,
+                scoring=request.scoring,
+                options=options,
+            )
+            return hits[0]
+
+        return await self.core.call(SEARCH, token, work)

@@ -1,0 +1,188 @@
+"""Collection routes (DESIGN §2): create/list/get/drop collections, upsert/delete/fetch points, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.collections import (
+    CollectionsService,
+    CreateRequest,
+    DeleteRequest,
+    SearchRequest,
+    UpsertRequest,
+    hit_body,
+)
+from server.http.common import api_token, endpoint, read_json
+from server.http.openapi import Components, operation
+from server.service import Service
+from server.validation import validate
+
+
+class CollectionInfo(BaseModel):
+    name: str
+    dim: int
+    index: str
+    metric: str
+    model: str | None
+    model_fingerprint: str | None
+    count: int
+    exact: bool
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionInfo]
+
+
+class WriteResult(BaseModel):
+    count: int
+
+
+class PointOut(BaseModel):
+    id: str | int
+    metadata: dict[str, Any] | None
+    vector: list[float] | None = None
+
+
+class HitOut(BaseModel):
+    id: str | int
+    score: float
+    metadata: dict[str, Any] | None
+
+
+class SearchResponse(BaseModel):
+    results: list[HitOut]
+
+
+def _path_ids(raw: str) -> list[str | int]:
+    """A path id is the string first, then the integer it spells (string ids win on a clash)."""
+    try:
+        return [raw, int(raw)] if raw.lstrip("-").isdigit() else [raw]
+    except ValueError:
+        return [raw]
+
+
+def routes(service: Service) -> list[BaseRoute]:
+    limit = service.settings.max_body_bytes
+
+    def collections() -> CollectionsService:
+        svc: CollectionsService = service.collections
+        return svc
+
+    @endpoint
+    async def create(request: Request) -> Response:
+        body = validate(CreateRequest, await read_json(request, limit))
+        info = await collections().create(body, api_token(request))
+        return JSONResponse(info)
+
+    @endpoint
+    async def list_all(request: Request) -> Response:
+        infos = await collections().list_all(api_token(request))
+        return JSONResponse({"collections": infos})
+
+    @endpoint
+    async def get(request: Request) -> Response:
+        info = await collections().get(request.path_params["name"], api_token(request))
+        return JSONResponse(info)
+
+    @endpoint
+    async def drop(request: Request) -> Response:
+        await collections().drop(request.path_params["name"], api_token(request))
+        return JSONResponse({"deleted": request.path_params["name"]})
+
+    @endpoint
+    async def upsert(request: Request) -> Response:
+        body = validate(UpsertRequest, await read_json(request, limit))
+        count = await collections().upsert(request.path_params["name"], body, api_token(request))
+        return JSONResponse({"count": count})
+
+    @endpoint
+    async def remove(request: Request) -> Response:
+        body = validate(DeleteRequest, await read_json(request, limit))
+        count = await collections().remove(request.path_params["name"], body, api_token(request))
+        return JSONResponse({"count": count})
+
+    @endpoint
+    async def fetch(request: Request) -> Response:
+        with_vector = request.query_params.get("vector", "true").lower() != "false"
+        point = await collections().fetch(
+            request.path_params["name"],
+            _path_ids(request.path_params["id"]),
+            api_token(request),
+            with_vector=with_vector,
+        )
+        return JSONResponse(point)
+
+    @endpoint
+    async def search(request: Request) -> Response:
+        body = validate(SearchRequest, await read_json(request, limit))
+        hits = await collections().search(request.path_params["name"], body, api_token(request))
+        return JSONResponse({"results": [hit_body(hit) for hit in hits]})
+
+    return [
+        Route("/v1/collections", create, methods=["POST"]),
+        Route("/v1/collections", list_all, methods=["GET"]),
+        Route("/v1/collections/{name}", get, methods=["GET"]),
+        Route("/v1/collections/{name}", drop, methods=["DELETE"]),
+        Route("/v1/collections/{name}/points", upsert, methods=["POST"]),
+        Route("/v1/collections/{name}/points/delete", remove, methods=["POST"]),
+        Route("/v1/collections/{name}/points/{id}", fetch, methods=["GET"]),
+        Route("/v1/collections/{name}/search", search, methods=["POST"]),
+    ]
+
+
+def openapi(components: Components) -> dict[str, Any]:
+    write_errors = (400, 401, 403, 404, 413, 422, 503, 507)
+    read_errors = (400, 401, 404, 422, 503)
+    return {
+        "/v1/collections": {
+            "post": operation(
+                components,
+                "Create a collection bound to a served model (or a plain vector dimension)",
+                request=CreateRequest,
+                response=CollectionInfo,
+                errors=(400, 401, 403, 404, 409, 422, 503, 507),
+            ),
+            "get": operation(components, "List collections", response=CollectionList, errors=(401, 503)),
+        },
+        "/v1/collections/{name}": {
+            "get": operation(
+                components, "Describe a collection", response=CollectionInfo, errors=read_errors
+            ),
+            "delete": operation(components, "Delete a collection and its data", errors=(401, 403, 404, 503)),
+        },
+        "/v1/collections/{name}/points": {
+            "post": operation(
+                components,
+                "Upsert points (text or vector, metadata); durable when acknowledged",
+                request=UpsertRequest,
+                response=WriteResult,
+                errors=write_errors,
+            )
+        },
+        "/v1/collections/{name}/points/delete": {
+            "post": operation(
+                components,
+                "Delete points by id",
+                request=DeleteRequest,
+                response=WriteResult,
+                errors=write_errors,
+            )
+        },
+        "/v1/collections/{name}/points/{id}": {
+            "get": operation(components, "Fetch one point", response=PointOut, errors=read_errors)
+        },
+        "/v1/collections/{name}/search": {
+            "post": operation(
+                components,
+                "Top-k search by text or vector, with filters and per-query nprobe / ef_search",
+                request=SearchRequest,
+                response=SearchResponse,
+                errors=read_errors,
+            )
+        },
+    }

@@ -1,0 +1,169 @@
+"""Collections over HTTP on a real server: keys, text and vector upserts, search, bad input → 4xx with
+nothing changed, disk full → 507."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.server.harness import Running, running_server
+
+RW, RO = "rw-key", "ro-key"
+WRITE = {"authorization": f"Bearer {RW}"}
+READ = {"authorization": f"Bearer {RO}"}
+
+
+@pytest.fixture(scope="module")
+def server(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data_dir = tmp_path_factory.mktemp("data")
+    with running_server([tiny_bundle], api_key=RW, read_only_api_key=RO, data_dir=data_dir) as running:
+        yield running
+
+
+def call(server: Running, method: str, path: str, body: Any = None, headers: Any = WRITE) -> httpx.Response:
+    content = None if body is None else json.dumps(body)  # json.dumps keeps NaN literals on purpose
+    return httpx.request(
+        method,
+        f"{server.http_url}{path}",
+        content=content,
+        headers={**headers, "content-type": "application/json"},
+        timeout=30,
+    )
+
+
+def test_keys_guard_writes(server: Running) -> None:
+    body = {"name": "guarded", "dim": 2}
+    assert call(server, "POST", "/v1/collections", body, headers={}).status_code == 401
+    denied = call(server, "POST", "/v1/collections", body, headers=READ)
+    assert denied.status_code == 403 and denied.json()["error"]["type"] == "permission_denied"
+    assert call(server, "POST", "/v1/collections", body).status_code == 200
+    assert call(server, "POST", "/v1/collections", body).status_code == 409
+    points = {"points": [{"id": 1, "vector": [1.0, 0.0]}]}
+    assert call(server, "POST", "/v1/collections/guarded/points", points, headers=READ).status_code == 403
+    assert call(server, "POST", "/v1/collections/guarded/points", points).json() == {"count": 1}
+    found = call(server, "POST", "/v1/collections/guarded/search", {"vector": [1, 0], "k": 1}, headers=READ)
+    assert found.status_code == 200 and found.json()["results"][0]["id"] == 1
+    assert call(server, "GET", "/v1/collections", headers=READ).status_code == 200
+    assert call(server, "DELETE", "/v1/collections/guarded", headers=READ).status_code == 403
+    assert call(server, "DELETE", "/v1/collections/guarded").status_code == 200
+    assert call(server, "GET", "/v1/collections/guarded").status_code == 404
+
+
+def test_text_points_and_text_search(server: Running, tiny_bundle: Path) -> None:
+    created = call(server, "POST", "/v1/collections", {"name": "docs", "index": "hnsw"}).json()
+    encoder = server.service.embeddings.models.get(None)
+    assert created["model"] == encoder.name and created["model_fingerprint"] == encoder.fingerprint
+    texts = ["the cat sat on the mat", "stock markets fell sharply", "a recipe for bread", "rain tomorrow"]
+    points = [{"id": f"d{i}", "text": t, "metadata": {"i": i, "lang": "en"}} for i, t in enumerate(texts)]
+    points.append({"id": 99, "vector": [0.5] * created["dim"], "metadata": {"i": 99}})
+    assert call(server, "POST", "/v1/collections/docs/points", {"points": points}).json() == {"count": 5}
+    for i, text in enumerate(texts):
+        hits = call(server, "POST", "/v1/collections/docs/search", {"query": text, "k": 2}).json()["results"]
+        assert hits[0]["id"] == f"d{i}" and math.isclose(hits[0]["score"], 1.0, abs_tol=1e-4)
+        assert hits[0]["metadata"] == {"i": i, "lang": "en"}
+    filtered = call(
+        server, "POST", "/v1/collections/docs/search", {"query": "x", "k": 10, "filter": {"lang": "en"}}
+    )
+    assert sorted(hit["id"] for hit in filtered.json()["results"]) == ["d0", "d1", "d2", "d3"]
+    fetched = call(server, "GET", "/v1/collections/docs/points/99").json()
+    assert fetched["id"] == 99 and fetched["vector"] == [0.5] * created["dim"]
+    assert call(server, "GET", "/v1/collections/docs/points/d1?vector=false").json() == {
+        "id": "d1",
+        "metadata": {"i": 1, "lang": "en"},
+    }
+    removed = call(server, "POST", "/v1/collections/docs/points/delete", {"ids": ["d1", "nope"]})
+    assert removed.json() == {"count": 1}
+    assert call(server, "GET", "/v1/collections/docs/points/d1").status_code == 404
+    assert call(server, "GET", "/v1/collections/docs").json()["count"] == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("POST", "/v1/collections/vec/points", {"points": [{"id": 1, "vector": [1, 2]}]}, 422, "dimension 2"),
+        (
+            "POST",
+            "/v1/collections/vec/points",
+            {"points": [{"id": 1, "vector": [1, float("nan"), 0]}]},
+            422,
+            "NaN",
+        ),
+        (
+            "POST",
+            "/v1/collections/vec/points",
+            {"points": [{"id": 1, "vector": [1, float("inf"), 0]}]},
+            422,
+            "NaN",
+        ),
+        ("POST", "/v1/collections/vec/points", {"points": [{"id": 1, "text": "a"}]}, 422, "plain vectors"),
+        ("POST", "/v1/collections/vec/points", {"points": [{"id": 1.5, "vector": [1, 0, 0]}]}, 422, "id"),
+        ("POST", "/v1/collections/vec/points", {"points": []}, 422, "points"),
+        (
+            "POST",
+            "/v1/collections/missing/points",
+            {"points": [{"id": 1, "vector": [1, 0, 0]}]},
+            404,
+            "missing",
+        ),
+        ("POST", "/v1/collections/missing/search", {"vector": [1, 0, 0]}, 404, "does not exist"),
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "k": 0}, 422, "k must be"),
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "k": 10**7}, 422, "k must be"),
+        (
+            "POST",
+            "/v1/collections/vec/search",
+            {"vector": [1, 0, 0], "filter": {"a": {"$x": 1}}},
+            422,
+            "operator",
+        ),
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "filter": [1]}, 422, "filter"),
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0]}, 422, "dimension 2"),
+        ("POST", "/v1/collections/vec/search", {"k": 3}, 422, "exactly one of"),
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "scoring": "bm25"}, 422, "scoring"),
+        ("POST", "/v1/collections", {"name": "../x", "dim": 3}, 422, "invalid collection name"),
+        ("POST", "/v1/collections", {"name": "y", "index": "lsh", "dim": 3}, 422, "index"),
+        ("POST", "/v1/collections", {"name": "z", "model": "nope"}, 404, "not served"),
+    ],
+)
+def test_bad_input_is_4xx_and_changes_nothing(
+    server: Running, method: str, path: str, body: Any, status: int, message: str
+) -> None:
+    if call(server, "GET", "/v1/collections/vec").status_code == 404:
+        call(server, "POST", "/v1/collections", {"name": "vec", "dim": 3, "index": "flat"})
+        call(server, "POST", "/v1/collections/vec/points", {"points": [{"id": "keep", "vector": [1, 2, 3]}]})
+    before = call(server, "GET", "/v1/collections").json()
+    response = call(server, method, path, body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]["message"]
+    assert call(server, "GET", "/v1/collections").json() == before
+    assert call(server, "GET", "/v1/collections/vec/points/keep").json()["vector"] == [1, 2, 3]
+
+
+def test_disk_full_is_507_and_keeps_data(server: Running) -> None:
+    call(server, "POST", "/v1/collections", {"name": "full", "dim": 2})
+    call(server, "POST", "/v1/collections/full/points", {"points": [{"id": "a", "vector": [1, 0]}]})
+    disk = server.service.collections.store.disk
+    original = disk.write
+
+    def no_space(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    disk.write = no_space
+    try:
+        response = call(
+            server, "POST", "/v1/collections/full/points", {"points": [{"id": "b", "vector": [0, 1]}]}
+        )
+    finally:
+        disk.write = original
+    assert response.status_code == 507 and response.json()["error"]["type"] == "storage_full"
+    assert call(server, "GET", "/v1/collections/full").json()["count"] == 1
+    assert call(server, "GET", "/v1/collections/full/points/b").status_code == 404
+    vector = np.asarray(call(server, "GET", "/v1/collections/full/points/a").json()["vector"])
+    assert vector.tolist() == [1, 0]
