@@ -1,4 +1,4 @@
-"""`Core`: what every operation shares — auth, admission (readiness/drain), deadline, metrics, logs.
+"""`Core`: what every operation shares — auth, readiness/drain state, deadline, metrics, logs.
 
 Concept services (embeddings, collections, mining) wrap each public operation in `Core.call`, so the
 transports stay thin adapters: parse → call the concept service → serialise, with errors mapped by
@@ -34,23 +34,26 @@ class Core:
     async def call(
         self, operation: Operation, token: str | None, work: Callable[[], Awaitable[T]], *, model: str = ""
     ) -> T:
-        """Run `work` as `operation` for the holder of `token`; every outcome is counted and logged once."""
+        """Run `work` as `operation` for the holder of `token`; every outcome is counted and logged once.
+
+        Admission (`lifecycle.admit`) is done earlier, by the transports as a request arrives, so a
+        request whose body is still uploading when SIGTERM lands counts as in flight and completes.
+        """
         start = time.perf_counter()
         status = "ok"
         try:
             self.auth.check(token, operation)
-            async with self.lifecycle.admit():
-                self.metrics.in_flight.inc()
-                try:
-                    async with asyncio.timeout(self.settings.request_timeout):
-                        return await work()
-                except TimeoutError:
-                    raise DeadlineExceededError(
-                        f"{operation.name} took longer than the request timeout "
-                        f"({self.settings.request_timeout:g}s, --request-timeout)"
-                    ) from None
-                finally:
-                    self.metrics.in_flight.dec()
+            self.metrics.in_flight.inc()
+            try:
+                async with asyncio.timeout(self.settings.request_timeout):
+                    return await work()
+            except TimeoutError:
+                raise DeadlineExceededError(
+                    f"{operation.name} took longer than the request timeout "
+                    f"({self.settings.request_timeout:g}s, --request-timeout)"
+                ) from None
+            finally:
+                self.metrics.in_flight.dec()
         except LexsentError as exc:
             status = exc.type_name
             raise

@@ -59,7 +59,7 @@ class Runner:
         """Serve until `request_shutdown` (or a signal), then drain and stop."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread
                 loop.add_signal_handler(sig, self.request_shutdown)
         self.service.start()
         await self.grpc.start()

@@ -11,6 +11,7 @@ import grpc
 
 from lexsent.errors import LexsentError
 from server.auth import bearer_token
+from server.lifecycle import Lifecycle
 from server.logs import REQUEST_ID_HEADER, new_request_id, request_id
 
 Req = TypeVar("Req")
@@ -30,7 +31,8 @@ def api_token(context: grpc.aio.ServicerContext) -> str | None:
 
 
 def rpc(method: Method[Req, Resp]) -> Method[Req, Resp]:
-    """Wrap a servicer method: set the request id (echoed as initial metadata), map typed errors."""
+    """Wrap a servicer method: request id (echoed as initial metadata), admission through the
+    servicer's `self.lifecycle` (UNAVAILABLE while draining), typed errors → status codes."""
 
     @wraps(method)
     async def wrapped(self: Any, request: Req, context: grpc.aio.ServicerContext) -> Resp:
@@ -38,7 +40,9 @@ def rpc(method: Method[Req, Resp]) -> Method[Req, Resp]:
         token = request_id.set(rid)
         try:
             await context.send_initial_metadata(((REQUEST_ID_HEADER, rid),))
-            return await method(self, request, context)
+            lifecycle: Lifecycle = self.lifecycle
+            async with lifecycle.admit():
+                return await method(self, request, context)
         except LexsentError as exc:
             await context.abort(grpc.StatusCode[exc.kind.grpc_code], exc.message)
             raise  # unreachable: abort raises

@@ -67,6 +67,7 @@ def model_info(manifest: Manifest, default: str) -> Any:
 class EmbeddingsServicer(pb_grpc.EmbeddingsServicer):
     def __init__(self, embeddings: EmbeddingsService) -> None:
         self.embeddings = embeddings
+        self.lifecycle = embeddings.core.lifecycle
 
     @rpc
     async def Embed(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802

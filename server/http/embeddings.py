@@ -22,6 +22,7 @@ class EmbeddingData(BaseModel):
     object: Literal["embedding"] = "embedding"
     index: int
     embedding: list[float] | str
+    tokens: int  # lexsent extension: tokens the model saw for this input
     truncated: bool  # lexsent extension: the input was cut to the model's max_length
 
 
@@ -65,8 +66,8 @@ def embeddings_body(result: EmbedResult, encoding: EncodingFormat) -> dict[str, 
     else:
         values = result.vectors.tolist()
     data = [
-        {"object": "embedding", "index": i, "embedding": v, "truncated": t}
-        for i, (v, t) in enumerate(zip(values, result.truncated, strict=True))
+        {"object": "embedding", "index": i, "embedding": v, "tokens": n, "truncated": t}
+        for i, (v, n, t) in enumerate(zip(values, result.token_counts, result.truncated, strict=True))
     ]
     usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
     return {"object": "list", "data": data, "model": result.model, "usage": usage}

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: request ids and the early body-size refusal.
+"""Pure-ASGI middleware: request ids, the early body-size refusal, admission for the drain.
 
 Pure ASGI (not `BaseHTTPMiddleware`) keeps the per-request cost low and lets the size check answer
 413 from the `Content-Length` header before the body is read at all.
@@ -11,10 +11,13 @@ import logging
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lexsent.errors import UnavailableError
 from server.http.common import error_response, too_large
+from server.lifecycle import Lifecycle
 from server.logs import REQUEST_ID_HEADER, new_request_id, request_id
 
 log = logging.getLogger(__name__)
+API_PREFIX = "/v1/"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -25,11 +28,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContext:
-    """Assign the request id (the caller's `x-request-id` or a new one), echo it, refuse big bodies."""
+    """Assign the request id (the caller's `x-request-id` or a new one), echo it, refuse big bodies,
+    and admit API requests through the lifecycle (503 while draining; in-flight ones are waited for)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, lifecycle: Lifecycle) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.lifecycle = lifecycle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +53,13 @@ class RequestContext:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 await error_response(too_large(self.max_body_bytes))(scope, receive, send_with_id)
                 return
-            await self.app(scope, receive, send_with_id)
+            if not str(scope["path"]).startswith(API_PREFIX):  # probes, metrics, schema: never drained
+                await self.app(scope, receive, send_with_id)
+                return
+            try:
+                async with self.lifecycle.admit():
+                    await self.app(scope, receive, send_with_id)
+            except UnavailableError as exc:
+                await error_response(exc)(scope, receive, send_with_id)
         finally:
             request_id.reset(token)

@@ -1,0 +1,146 @@
+"""HTTP clients (httpx): vectors travel base64-encoded float32, four times smaller than JSON floats."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sys
+import time
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from lexsent_client.errors import LexsentClientError
+from lexsent_client.retry import Retry
+from lexsent_client.types import Embeddings, ModelInfo
+
+RETRY_STATUS = frozenset({429, 503})
+Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+
+
+def _decode(value: str) -> list[float]:
+    values = array("f", base64.b64decode(value))
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values.tolist()
+
+
+def _body(inputs: Input, model: str | None, dimensions: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"input": inputs if isinstance(inputs, str) else list(inputs)}
+    body["encoding_format"] = "base64"
+    if model is not None:
+        body["model"] = model
+    if dimensions is not None:
+        body["dimensions"] = dimensions
+    return body
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.is_success:
+        return response.json()
+    try:
+        error = response.json()["error"]
+        raise LexsentClientError(response.status_code, error["type"], error["message"])
+    except (ValueError, KeyError, TypeError):
+        raise LexsentClientError(response.status_code, "http_error", response.text) from None
+
+
+def _embeddings(payload: Any) -> Embeddings:
+    data = sorted(payload["data"], key=lambda d: d["index"])
+    return Embeddings(
+        model=payload["model"],
+        vectors=[
+            _decode(d["embedding"]) if isinstance(d["embedding"], str) else d["embedding"] for d in data
+        ],
+        token_counts=[int(d.get("tokens", 0)) for d in data],
+        truncated=[bool(d.get("truncated", False)) for d in data],
+        prompt_tokens=int(payload["usage"]["prompt_tokens"]),
+    )
+
+
+def _models(payload: Any) -> list[ModelInfo]:
+    return [
+        ModelInfo(
+            name=m["id"],
+            kind=m["kind"],
+            dim=m["dim"],
+            max_length=m["max_length"],
+            pooling=m["pooling"],
+            normalized=m["normalized"],
+            precision=m["precision"],
+            languages=m["languages"],
+            fingerprint=m["fingerprint"],
+            is_default=m["default"],
+        )
+        for m in payload["data"]
+    ]
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+class Client:
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0, retry: Retry | None = None
+    ) -> None:
+        self._http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout)
+        self._retry = retry or Retry()
+
+    def _request(self, method: str, path: str, json: Any = None) -> Any:
+        for delay in self._retry.delays():
+            response = self._http.request(method, path, json=json)
+            if response.status_code not in RETRY_STATUS:
+                return _check(response)
+            time.sleep(delay)
+        return _check(self._http.request(method, path, json=json))
+
+    def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
+        return _embeddings(self._request("POST", "/v1/embeddings", _body(inputs, model, dimensions)))
+
+    def models(self) -> list[ModelInfo]:
+        return _models(self._request("GET", "/v1/models"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class AsyncClient:
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0, retry: Retry | None = None
+    ) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key), timeout=timeout)
+        self._retry = retry or Retry()
+
+    async def _request(self, method: str, path: str, json: Any = None) -> Any:
+        for delay in self._retry.delays():
+            response = await self._http.request(method, path, json=json)
+            if response.status_code not in RETRY_STATUS:
+                return _check(response)
+            await asyncio.sleep(delay)
+        return _check(await self._http.request(method, path, json=json))
+
+    async def embed(
+        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None
+    ) -> Embeddings:
+        return _embeddings(await self._request("POST", "/v1/embeddings", _body(inputs, model, dimensions)))
+
+    async def models(self) -> list[ModelInfo]:
+        return _models(await self._request("GET", "/v1/models"))
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()

@@ -1,0 +1,88 @@
+"""`lexsent.v1.Embeddings` over a real gRPC channel: parity with HTTP and the encoder, codes, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+import lexsent
+from server.proto_gen import embeddings_pb2 as pb
+from server.proto_gen import embeddings_pb2_grpc as pb_grpc
+from tests.server.harness import Running
+
+TEXTS = ["hello world", "the quick brown fox", "lexsent"]
+ONE = pb.Texts(values=["a"])
+
+
+@pytest.fixture
+def stub(tiny_server: Running) -> pb_grpc.EmbeddingsStub:
+    return pb_grpc.EmbeddingsStub(grpc.insecure_channel(tiny_server.grpc_target))
+
+
+def test_embed_matches_encoder(stub: pb_grpc.EmbeddingsStub, tiny_bundle: Path) -> None:
+    encoder = lexsent.load(tiny_bundle, threads=1)
+    response, call = stub.Embed.with_call(
+        pb.EmbedRequest(texts=pb.Texts(values=TEXTS)), metadata=(("x-request-id", "grpc-7"),)
+    )
+    vectors = np.array([list(e.values) for e in response.data], dtype=np.float32)
+    np.testing.assert_allclose(vectors, encoder.encode(TEXTS), atol=1e-6)
+    assert response.model == "tiny-bert"
+    assert [e.tokens for e in response.data] == [len(t) for t in encoder.tokenize(TEXTS)]
+    assert response.usage.prompt_tokens == sum(e.tokens for e in response.data)
+    assert ("x-request-id", "grpc-7") in tuple(call.initial_metadata())
+
+    ids = [t.ids for t in encoder.tokenize(TEXTS[:1])]
+    by_ids = stub.Embed(pb.EmbedRequest(token_ids=pb.TokenIdsList(values=[pb.TokenIds(ids=i) for i in ids])))
+    np.testing.assert_allclose(list(by_ids.data[0].values), vectors[0], atol=1e-6)
+    short = stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=TEXTS[:1]), dimensions=4)).data[0].values
+    np.testing.assert_allclose(short, vectors[0, :4] / np.linalg.norm(vectors[0, :4]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("request_", "code", "fragment"),
+    [
+        (pb.EmbedRequest(), grpc.StatusCode.INVALID_ARGUMENT, "empty"),
+        (
+            pb.EmbedRequest(texts=pb.Texts(values=["a"]), model="nope"),
+            grpc.StatusCode.NOT_FOUND,
+            "not served",
+        ),
+        (
+            pb.EmbedRequest(texts=pb.Texts(values=["a"]), dimensions=10_000),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "exceeds",
+        ),
+        (
+            pb.EmbedRequest(texts=pb.Texts(values=["word " * 5000]), long_input=pb.LONG_INPUT_POLICY_ERROR),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "max_length",
+        ),
+    ],
+)
+def test_errors_map_to_codes(
+    stub: pb_grpc.EmbeddingsStub, request_: pb.EmbedRequest, code: grpc.StatusCode, fragment: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Embed(request_)
+    assert info.value.code() == code and fragment in info.value.details()
+
+
+def test_list_models_health_and_reflection(stub: pb_grpc.EmbeddingsStub, tiny_server: Running) -> None:
+    models = stub.ListModels(pb.ListModelsRequest()).models
+    assert [(m.name, m.is_default, m.dim) for m in models] == [("tiny-bert", True, models[0].dim)]
+    channel = grpc.insecure_channel(tiny_server.grpc_target)
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "lexsent.v1.Embeddings"):
+        status = health.Check(health_pb2.HealthCheckRequest(service=service)).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+    reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
+    answer = next(
+        reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    )
+    names = {s.name for s in answer.list_services_response.service}
+    assert {"lexsent.v1.Embeddings", "grpc.health.v1.Health"} <= names

@@ -1,0 +1,101 @@
+"""Limits answer fast and precisely: 413 before buffering, 422 over the batch cap, 429 when the queue
+is full, 504 past the request timeout — on both transports."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from server.proto_gen import embeddings_pb2 as pb
+from server.proto_gen import embeddings_pb2_grpc as pb_grpc
+from tests.server.harness import Gate, Running, running_server
+
+
+@pytest.fixture(scope="module")
+def limited(tiny_bundle: Path) -> Iterator[Running]:
+    with running_server(
+        [tiny_bundle], max_body_bytes=2000, max_client_batch=4, max_queue=4, request_timeout=3.0
+    ) as running:
+        yield running
+
+
+def embed_url(running: Running) -> str:
+    return f"{running.http_url}/v1/embeddings"
+
+
+def test_body_limit_refused_from_header_and_while_streaming(limited: Running) -> None:
+    big = b'{"input": "' + b"a" * 3000 + b'"}'
+    declared = httpx.post(embed_url(limited), content=big)
+    assert declared.status_code == 413 and "2000-byte limit" in declared.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer encoding
+        yield b'{"input": "'
+        for _ in range(10):
+            yield b"a" * 500
+        yield b'"}'
+
+    streamed = httpx.post(embed_url(limited), content=chunks())
+    assert streamed.status_code == 413
+    with pytest.raises(grpc.RpcError) as info:
+        stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(limited.grpc_target))
+        stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=["a" * 3000])))
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_client_batch_cap_names_the_cap(limited: Running) -> None:
+    response = httpx.post(embed_url(limited), json={"input": ["a"] * 5})
+    assert response.status_code == 422
+    assert "at most 4" in response.json()["error"]["message"]
+    assert httpx.post(embed_url(limited), json={"input": ["a"] * 4}).status_code == 200
+
+
+def test_full_queue_answers_429_at_once_and_queued_work_completes(limited: Running) -> None:
+    body = {"input": ["one", "two", "three", "four"]}
+    stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(limited.grpc_target))
+    with Gate(limited, "tiny-bert") as gate, ThreadPoolExecutor(2) as pool:
+        running = pool.submit(httpx.post, embed_url(limited), json=body, timeout=10)
+        assert gate.entered.wait(5)  # the worker holds batch A; the queue is empty again
+        queued = pool.submit(httpx.post, embed_url(limited), json=body, timeout=10)
+        deadline = time.monotonic() + 5
+        while gate.batcher._queued < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        start = time.monotonic()
+        refused = httpx.post(embed_url(limited), json=body)
+        assert refused.status_code == 429 and time.monotonic() - start < 0.5
+        assert "limit 4" in refused.json()["error"]["message"]
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=body["input"])))
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        gate.release.set()
+        assert running.result().status_code == 200 and queued.result().status_code == 200
+
+
+def test_request_timeout_gives_504_and_server_recovers(limited: Running) -> None:
+    with Gate(limited, "tiny-bert") as gate:
+        response = httpx.post(embed_url(limited), json={"input": "slow"}, timeout=10)
+        assert response.status_code == 504 and "request timeout" in response.json()["error"]["message"]
+        gate.release.set()
+    assert httpx.post(embed_url(limited), json={"input": "fast"}).status_code == 200
+
+
+async def test_64_concurrent_requests_match_single_requests(tiny_server: Running) -> None:
+    texts = [f"request number {i} " + "word " * (i % 13) for i in range(64)]
+    url = embed_url(tiny_server)
+    async with httpx.AsyncClient(timeout=30) as client:
+        singles = [(await client.post(url, json={"input": t})).json()["data"][0]["embedding"] for t in texts]
+        registry = tiny_server.service.core.metrics.registry
+        batches_before = registry.get_sample_value("lexsent_batch_inputs_count", {"model": "tiny-bert"}) or 0
+        responses = await asyncio.gather(*(client.post(url, json={"input": t}) for t in texts))
+    batches = registry.get_sample_value("lexsent_batch_inputs_count", {"model": "tiny-bert"}) - batches_before
+    assert all(r.status_code == 200 for r in responses)
+    together = [r.json()["data"][0]["embedding"] for r in responses]
+    assert batches < 64  # requests really were batched together
+    for single, batched in zip(singles, together, strict=True):
+        assert max(abs(a - b) for a, b in zip(single, batched, strict=True)) < 1e-6

@@ -1,0 +1,89 @@
+"""SIGTERM on a real `lexsent serve` process: in-flight requests all finish, new ones get 503, exit 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.server.harness import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def in_flight(client: httpx.Client, base: str) -> float:
+    for line in client.get(f"{base}/metrics").text.splitlines():
+        if line.startswith("lexsent_requests_in_flight "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path) -> None:
+    http_port, grpc_port = free_port(), free_port()
+    env = {  # settings through the environment, the way a container would pass them
+        **os.environ,
+        "LEXSENT_THREADS": "1",
+        "LEXSENT_DRAIN_TIMEOUT": "20",
+        "LEXSENT_MAX_BATCH_TOKENS": "64",
+        "LEXSENT_HTTP_PORT": str(http_port),
+        "LEXSENT_GRPC_PORT": str(grpc_port),
+    }
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "serve",
+            "--model",
+            str(default_bundle),
+            "--max-batch-tokens",
+            "64",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+            assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+        # Enough work that requests are still queued or running when the signal lands.
+        texts = ["a fairly long sentence about draining servers " * 6] * 16
+        client = httpx.Client(timeout=60)  # one shared client: building 16 SSL contexts is slow
+
+        def call() -> int:
+            return client.post(f"{base}/v1/embeddings", json={"input": texts}).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            futures = [pool.submit(call) for _ in range(16)]
+            while in_flight(client, base) < 8:
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            while client.get(f"{base}/health/ready").status_code == 200:
+                time.sleep(0.01)
+            late = client.get(f"{base}/health/ready")
+            refused = client.post(f"{base}/v1/embeddings", json={"input": "late"})
+            statuses = [f.result() for f in futures]
+        assert statuses == [200] * 16
+        assert late.status_code == 503 and late.json() == {"status": "draining"}
+        assert refused.status_code == 503 and refused.json()["error"]["type"] == "unavailable"
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
