@@ -97,6 +97,7 @@ def hit_body(hit: Hit) -> dict[str, Any]:
 class CollectionsService:
     def __init__(self, core: Core, embeddings: EmbeddingsService, root: Path) -> None:
         self.core = core
+        self.snapshot_bytes = core.settings.snapshot_bytes
         self.embeddings = embeddings
         self.root = root
         self._store: CollectionStore | None = None
@@ -115,7 +116,7 @@ class CollectionsService:
     def store(self) -> CollectionStore:
         with self._opening:
             if self._store is None:
-                self._store = CollectionStore(self.root)
+                self._store = CollectionStore(self.root, snapshot_bytes=self.snapshot_bytes)
             return self._store
 
     def stop(self) -> None:

@@ -53,6 +53,9 @@ class ServerSettings(CoreSettings):
     tls_cert: Path | None = Field(None, description="PEM certificate: serve both transports over TLS")
     tls_key: Path | None = Field(None, description="PEM private key for --tls-cert")
     log_format: LogFormat = Field(LogFormat.JSON, description="log line format")
+    snapshot_bytes: int = Field(
+        64 << 20, gt=0, description="snapshot a collection once its write-ahead log grows past this"
+    )
 
     _split_model = field_validator("model", "cors_origins", mode="before")(_split)
 

@@ -59,7 +59,7 @@ class Point:
 def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vector") -> Vectors:
     """A finite float32 [n, dim] matrix, or InvalidInputError saying what is wrong."""
     try:
-        array = np.asarray(vectors, dtype=np.float32)
+        array = np.array(vectors, dtype=np.float32, order="C", copy=True)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what}s must be lists of numbers: {exc}") from None
     if array.ndim == 1:
@@ -67,11 +67,11 @@ def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vec
     if array.ndim != 2 or array.shape[1] != dim:
         got = array.shape[-1] if array.ndim else 0
         raise InvalidInputError(f"{what} has dimension {got}, but this collection stores dimension {dim}")
-    if not np.isfinite(array).all():
+    if not np.isfinite(array.sum(axis=1, dtype=np.float64)).all():  # any NaN or ±inf poisons its row sum
         raise InvalidInputError(f"{what} contains NaN or infinite values")
     if metric is Metric.COSINE and not np.linalg.norm(array, axis=1).all():
         raise InvalidInputError(f"{what} is all zeros; cosine similarity is undefined for it")
-    return np.ascontiguousarray(array)
+    return array
 
 
 def _validate_metadata(metadata: object) -> MetadataRow:
@@ -96,8 +96,16 @@ def validate_k(k: object) -> int:
 
 
 class Collection:
-    def __init__(self, directory: Path, config: CollectionConfig, disk: Disk) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config: CollectionConfig,
+        disk: Disk,
+        *,
+        snapshot_bytes: int = SNAPSHOT_AFTER_BYTES,
+    ) -> None:
         self.directory = directory
+        self.snapshot_bytes = snapshot_bytes
         self.config = config
         self.disk = disk
         self._writer = threading.Lock()
@@ -154,7 +162,9 @@ class Collection:
         return len(point_ids)
 
     def delete(self, ids: Sequence[object]) -> int:
-        """Delete points by id (missing ids are ignored); durable when it returns. Returns how many existed."""
+        """Delete points by id (missing ids are ignored); durable when it returns.
+
+        Returns how many of the ids existed."""
         point_ids = validate_ids(ids)
         if not 1 <= len(point_ids) <= MAX_BATCH:
             raise InvalidInputError(f"a delete needs 1-{MAX_BATCH} ids, got {len(point_ids)}")
@@ -166,7 +176,9 @@ class Collection:
             changed = self._apply(record)
             self.applied_seq = seq
             wal_size = self._wal.size
-        if wal_size >= SNAPSHOT_AFTER_BYTES:
+        # Snapshot once the log outgrows both the setting and the data itself: each snapshot rewrites
+        # everything, so tying it to the data size keeps total snapshot I/O linear in what is written.
+        if wal_size >= max(self.snapshot_bytes, self._view.table.rows * self.config.dim * 4):
             self._snapshot_in_background()
         return changed
 
@@ -277,9 +289,8 @@ class Collection:
         """Top-k hits for each query vector (a [d] vector or an [n, d] batch)."""
         top = validate_k(k)
         flt = compile_filter(filter)
-        matrix = indexes.prepare(
-            validate_vectors(queries, self.config.dim, self.config.metric, "query"), self.config.metric
-        )
+        matrix = validate_vectors(queries, self.config.dim, self.config.metric, "query")
+        matrix = indexes.prepare(matrix, self.config.metric, owned=True)  # validate made a private copy
         if scoring is Scoring.MARGIN and self.config.metric is not Metric.COSINE:
             raise InvalidInputError("margin scoring needs a cosine collection")
         opts = options or SearchOptions()

@@ -27,6 +27,7 @@ Result = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
 MAX_NPROBE = 65536
 MAX_EF_SEARCH = 32768
 _TRAIN_POINTS_PER_LIST = 64
+_PARAMS_CACHE = 64
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,13 @@ class SearchOptions:
             raise InvalidInputError(f"ef_search must be between 1 and {MAX_EF_SEARCH}, got {self.ef_search}")
 
 
-def prepare(vectors: Vectors, metric: Metric) -> Vectors:
-    """The copy the index stores and searches with: normalised for cosine, as-is otherwise."""
-    out = np.array(vectors, dtype=np.float32, order="C", copy=True, ndmin=2)
+def prepare(vectors: Vectors, metric: Metric, *, owned: bool = False) -> Vectors:
+    """The copy the index stores and searches with: normalised for cosine, as-is otherwise.
+
+    `owned` says `vectors` is already a private C-contiguous float32 matrix that may be normalised in
+    place (saves a copy on the search path).
+    """
+    out = vectors if owned else np.array(vectors, dtype=np.float32, order="C", copy=True, ndmin=2)
     if metric is Metric.COSINE:
         faiss.normalize_L2(out)
     return out
@@ -67,6 +72,7 @@ class VectorIndex(ABC):
         self.metric = metric
         self.params = params
         self.faiss = index
+        self._cache: dict[SearchOptions, faiss.SearchParameters] = {}
 
     @property
     def ntotal(self) -> int:
@@ -82,14 +88,28 @@ class VectorIndex(ABC):
     def search(
         self, queries: Vectors, k: int, options: SearchOptions, selector: faiss.IDSelector | None
     ) -> Result:
-        params = self._params(options)
-        if selector is not None:
+        if selector is None:
+            params = self._shared_params(options)
+        else:
+            params = self._params(options)
             params.sel = selector
         distances, labels = self.faiss.search(queries, k, params=params)
         return distances, labels
 
     @abstractmethod
     def _params(self, options: SearchOptions) -> faiss.SearchParameters: ...
+
+    def _shared_params(self, options: SearchOptions) -> faiss.SearchParameters:
+        """Selector-free parameters, built once per distinct options (SWIG objects cost ~30 µs each).
+
+        Shared between concurrent searches, which only read them; never mutated after creation.
+        """
+        params = self._cache.get(options)
+        if params is None:
+            if len(self._cache) >= _PARAMS_CACHE:
+                self._cache.clear()
+            params = self._cache[options] = self._params(options)
+        return params
 
     def wants_rebuild(self, live: int) -> bool:
         """True when the writer should rebuild this index from the live points (e.g. train IVF)."""

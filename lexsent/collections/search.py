@@ -76,6 +76,8 @@ def search_rows(
     if mask is not None and eligible <= EXACT_LIMIT:
         return _exact(view, queries, k_eff, np.flatnonzero(mask))
     distances, labels = _approximate(view, queries, k_eff, options, mask)
+    if labels.min() >= 0:
+        return distances, labels
     short = np.flatnonzero((labels < 0).any(axis=1))
     if short.size:
         rows = np.flatnonzero(mask if mask is not None else table.alive_mask())

@@ -16,7 +16,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from lexsent.collections.collection import Collection
+from lexsent.collections.collection import SNAPSHOT_AFTER_BYTES, Collection
 from lexsent.collections.config import CollectionConfig, validate_name
 from lexsent.collections.fsio import Disk, fsync_dir, remove_tree, storage_errors
 from lexsent.errors import AlreadyExistsError, NotFoundError, UnavailableError
@@ -25,8 +25,13 @@ log = logging.getLogger(__name__)
 
 
 class CollectionStore:
-    def __init__(self, root: Path, disk: Disk | None = None) -> None:
+    def __init__(
+        self, root: Path, disk: Disk | None = None, *, snapshot_bytes: int = SNAPSHOT_AFTER_BYTES
+    ) -> None:
+        """Open (and recover) every collection under `root`; a snapshot is written in the background
+        once a collection's log has grown past `snapshot_bytes`."""
         self.root = root
+        self.snapshot_bytes = snapshot_bytes
         self.disk = disk or Disk()
         self._lock = threading.Lock()
         root.mkdir(parents=True, exist_ok=True)
@@ -43,7 +48,9 @@ class CollectionStore:
                     remove_tree(path)  # an interrupted create or drop
                 continue
             config = CollectionConfig.from_json((path / "config.json").read_bytes())
-            self._collections[config.name] = Collection(path, config, self.disk)
+            self._collections[config.name] = Collection(
+                path, config, self.disk, snapshot_bytes=snapshot_bytes
+            )
 
     def create(self, config: CollectionConfig) -> Collection:
         with self._lock:
@@ -61,7 +68,7 @@ class CollectionStore:
             except BaseException:
                 remove_tree(tmp)
                 raise
-            collection = Collection(final, config, self.disk)
+            collection = Collection(final, config, self.disk, snapshot_bytes=self.snapshot_bytes)
             self._collections[config.name] = collection
             return collection
 
