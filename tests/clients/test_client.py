@@ -1,0 +1,87 @@
+"""lexsent-client against a real server: HTTP and gRPC, sync and async, typed results and errors, retries."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lexsent_client import AsyncClient, AsyncGrpcClient, Client, GrpcClient, LexsentClientError, Retry
+
+import lexsent
+from tests.server.harness import Gate, Running
+
+TEXTS = ["hello world", "typed clients", "a third input"]
+KEY = "client-key"
+
+
+@pytest.fixture(scope="module")
+def expected(tiny_bundle: Path) -> np.ndarray:
+    return lexsent.load(tiny_bundle, threads=1).encode(TEXTS)
+
+
+def test_sync_clients_agree_with_encoder(tiny_server: Running, expected: np.ndarray) -> None:
+    with (
+        Client(tiny_server.http_url, api_key=KEY) as http,
+        GrpcClient(tiny_server.grpc_target, api_key=KEY) as rpc,
+    ):
+        for client in (http, rpc):
+            result = client.embed(TEXTS)
+            np.testing.assert_allclose(np.array(result.vectors), expected, atol=1e-6)
+            assert result.model == "tiny-bert" and result.truncated == [False] * 3
+            assert sum(result.token_counts) == result.prompt_tokens > 0
+            assert [m.name for m in client.models()] == ["tiny-bert"]
+        assert len(http.embed("one", dimensions=4).vectors[0]) == 4
+        assert http.embed(TEXTS[0]).vectors == [pytest.approx(list(expected[0]), abs=1e-6)]
+
+
+async def test_async_clients_agree_with_encoder(tiny_server: Running, expected: np.ndarray) -> None:
+    async with AsyncClient(tiny_server.http_url, api_key=KEY) as http:
+        np.testing.assert_allclose((await http.embed(TEXTS)).vectors, expected, atol=1e-6)
+    async with AsyncGrpcClient(tiny_server.grpc_target, api_key=KEY) as rpc:
+        np.testing.assert_allclose((await rpc.embed(TEXTS)).vectors, expected, atol=1e-6)
+        assert (await rpc.models())[0].is_default
+
+
+def test_errors_are_typed(tiny_server: Running) -> None:
+    with Client(tiny_server.http_url, api_key="wrong") as http, GrpcClient(tiny_server.grpc_target) as rpc:
+        with pytest.raises(LexsentClientError) as info:
+            http.embed("x")
+        assert info.value.status == 401 and info.value.type == "unauthenticated"
+        with pytest.raises(LexsentClientError) as info:
+            rpc.embed("x")
+        assert info.value.status == "UNAUTHENTICATED"
+    with Client(tiny_server.http_url, api_key=KEY) as http, pytest.raises(LexsentClientError) as info:
+        http.embed("x", model="missing")
+    assert info.value.status == 404 and "not served" in info.value.message
+
+
+def test_retries_on_429_until_capacity_frees(tiny_bundle: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.server.harness import running_server
+
+    with running_server([tiny_bundle], max_queue=1, max_client_batch=1) as running:
+        retry = Retry(attempts=8, base_delay=0.05, max_delay=0.2)
+        with Gate(running, "tiny-bert") as gate, ThreadPoolExecutor(3) as pool:
+            first = pool.submit(Client(running.http_url).embed, "holds the worker")
+            assert gate.entered.wait(5)
+            second = pool.submit(Client(running.http_url).embed, "fills the queue")
+            while gate.batcher._queued < 1:
+                time.sleep(0.01)
+            with (
+                Client(running.http_url, retry=Retry(attempts=1)) as impatient,
+                pytest.raises(LexsentClientError) as info,
+            ):
+                impatient.embed("refused")
+            assert info.value.status == 429
+            patient = pool.submit(Client(running.http_url, retry=retry).embed, "retried")
+            time.sleep(0.3)  # the patient client meets a full queue and backs off
+            gate.release.set()
+            assert first.result().vectors and second.result().vectors and patient.result().vectors
+        overloaded = running.service.core.metrics.registry.get_sample_value(
+            "lexsent_requests_total",
+            {"operation": "embeddings.embed", "model": "tiny-bert", "status": "overloaded"},
+        )
+        assert overloaded is not None and overloaded >= 2  # the impatient refusal plus at least one retry
