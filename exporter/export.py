@@ -135,7 +135,10 @@ def export_bundle(
         batches = probe_batches(tokenizer)
         raw = staging / "raw.onnx"
         export_onnx(head, pad_batch(batches[0], tokenizer.pad_id), inputs, raw)
-        optimize(raw, staging / MODEL_FILE, source.model_type)
+        config = backbone.config
+        fusions = optimize(
+            raw, staging / MODEL_FILE, source.model_type, config.num_attention_heads, config.hidden_size
+        )
         raw.unlink()
         fp32_runner = onnx_runner(staging / MODEL_FILE, threads)
         parity = measure(_torch_runner(head), fp32_runner, batches, tokenizer.pad_id, "torch")
@@ -156,6 +159,7 @@ def export_bundle(
             fingerprint=fingerprint_files(staging / MODEL_FILE, staging / TOKENIZER_FILE),
             lexsent_version=lexsent.__version__,
             source=str(source.path),
+            extra={"fusions": fusions},
         )
         if quantize:
             _export_int8(staging, out, manifest, batches, tokenizer.pad_id, threads)

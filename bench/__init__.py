@@ -1,0 +1,1 @@
+"""Benchmarks, run side by side against peers; not part of the test suite."""
