@@ -12,10 +12,13 @@ import types
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
+
+if TYPE_CHECKING:
+    from server.settings import ServerSettings
 
 
 def _scalar(annotation: Any) -> Any:
@@ -57,9 +60,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    import asyncio
-
+def settings_from(args: argparse.Namespace) -> ServerSettings:
+    """Flags given on the command line, over `LEXSENT_*` variables, over defaults."""
     from pydantic import ValidationError
 
     from lexsent.errors import InvalidInputError
@@ -67,13 +69,18 @@ def run(args: argparse.Namespace) -> int:
 
     given = {k: v for k, v in vars(args).items() if k in ServerSettings.model_fields and v is not None}
     try:
-        settings = ServerSettings(**given)
+        return ServerSettings(**given)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidInputError(f"invalid settings: {problems}") from None
 
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = settings_from(args)
     from server import logs
 
     logs.configure(settings.log_format)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -57,7 +58,21 @@ def operation(
     return op
 
 
+def _with_path_parameters(paths: dict[str, Any]) -> dict[str, Any]:
+    """Declare each `{name}` of a path template as a required string path parameter, unless declared."""
+    out: dict[str, Any] = {}
+    for template, item in paths.items():
+        names = re.findall(r"{(\w+)}", template)
+        if names and "parameters" not in item:
+            string = {"type": "string"}
+            params = [{"name": n, "in": "path", "required": True, "schema": string} for n in names]
+            item = {"parameters": params, **item}
+        out[template] = item
+    return out
+
+
 def document(paths: dict[str, Any], components: Components, version: str) -> dict[str, Any]:
+    paths = _with_path_parameters(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "lexsent", "version": version},
