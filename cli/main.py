@@ -13,11 +13,13 @@ from collections.abc import Sequence
 
 from lexsent.errors import LexsentError
 
-SUBCOMMANDS = ("encode", "export", "data", "train", "eval", "serve")
+SUBCOMMANDS = ("encode", "export", "data", "train", "eval", "serve", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lexsent", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="lexsent", description="Train, export and serve sentence and lexical encoders."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"cli.{name}").register(sub)
