@@ -9,7 +9,9 @@ from typing import Any
 
 import grpc
 
+from lexsent_client.collections import GrpcCollections
 from lexsent_client.errors import LexsentClientError
+from lexsent_client.proto_gen import collections_pb2_grpc
 from lexsent_client.proto_gen import embeddings_pb2 as pb
 from lexsent_client.proto_gen import embeddings_pb2_grpc as pb_grpc
 from lexsent_client.retry import Retry
@@ -73,7 +75,7 @@ def _credentials(tls: bool | grpc.ChannelCredentials) -> grpc.ChannelCredentials
     return grpc.ssl_channel_credentials() if tls else None
 
 
-class GrpcClient:
+class GrpcClient(GrpcCollections):
     """`tls`: False (plaintext), True (system roots) or your own `grpc.ssl_channel_credentials(...)`."""
 
     def __init__(
@@ -88,6 +90,7 @@ class GrpcClient:
         creds = _credentials(tls)
         self._channel = grpc.secure_channel(target, creds) if creds else grpc.insecure_channel(target)
         self._stub = pb_grpc.EmbeddingsStub(self._channel)
+        self._collections = collections_pb2_grpc.CollectionsStub(self._channel)
         self._metadata = _metadata(api_key)
         self._timeout = timeout
         self._retry = retry or Retry()

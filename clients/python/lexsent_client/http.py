@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from lexsent_client.collections import HttpCollections
 from lexsent_client.errors import LexsentClientError
 from lexsent_client.retry import Retry
 from lexsent_client.types import Embeddings, ModelInfo
@@ -82,7 +83,7 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-class Client:
+class Client(HttpCollections):
     def __init__(
         self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0, retry: Retry | None = None
     ) -> None:
