@@ -91,9 +91,7 @@ def faiss_bytes_per_vector(kind: IndexKind, dim: int, params: IndexParams) -> fl
 
 
 def ground_truth(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    _, ids = faiss.knn(
-        prepare(queries, Metric.COSINE), prepare(vectors, Metric.COSINE), k, faiss.METRIC_INNER_PRODUCT
-    )
+    _, ids = faiss.knn(prepare(queries, Metric.COSINE), prepare(vectors, Metric.COSINE), k, faiss.METRIC_INNER_PRODUCT)
     return ids
 
 
@@ -208,9 +206,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000", help="comma-separated collection sizes")
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=1000)

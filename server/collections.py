@@ -206,9 +206,7 @@ class CollectionsService:
             text_rows: list[int] = []
             for row, point in enumerate(request.points):
                 if (point.text is None) == (point.vector is None):
-                    raise InvalidInputError(
-                        f"points[{row}] (id {point.id!r}) needs exactly one of text or vector"
-                    )
+                    raise InvalidInputError(f"points[{row}] (id {point.id!r}) needs exactly one of text or vector")
                 if point.vector is not None:
                     if len(point.vector) != dim:
                         raise InvalidInputError(

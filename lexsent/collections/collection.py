@@ -196,10 +196,7 @@ class Collection:
                 changed = view.table.delete(record.ids)
             self._view = self._make_view(view.table, view.index)
         table = view.table
-        compact = (
-            table.rows >= _MIN_COMPACT_ROWS
-            and table.dead_count > self.config.params.compact_ratio * table.rows
-        )
+        compact = table.rows >= _MIN_COMPACT_ROWS and table.dead_count > self.config.params.compact_ratio * table.rows
         if compact or view.index.wants_rebuild(table.live):
             self._rebuild()
         return changed

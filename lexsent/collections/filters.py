@@ -93,9 +93,7 @@ def _condition(name: str, spec: object) -> _Condition:
                 raise InvalidInputError(f"filter {where} needs a finite number, got {operand!r}")
             bounds.append((_RANGES[op], operand))
         else:
-            raise InvalidInputError(
-                f"unknown filter operator {op!r} on {name!r}; use $eq, $in, $gt, $gte, $lt, $lte"
-            )
+            raise InvalidInputError(f"unknown filter operator {op!r} on {name!r}; use $eq, $in, $gt, $gte, $lt, $lte")
     return _Condition(name, equals, tuple(bounds))
 
 

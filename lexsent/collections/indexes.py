@@ -85,9 +85,7 @@ class VectorIndex(ABC):
     def add(self, prepared: Vectors) -> None:
         self.faiss.add(prepared)
 
-    def search(
-        self, queries: Vectors, k: int, options: SearchOptions, selector: faiss.IDSelector | None
-    ) -> Result:
+    def search(self, queries: Vectors, k: int, options: SearchOptions, selector: faiss.IDSelector | None) -> Result:
         if selector is None:
             params = self._shared_params(options)
         else:
@@ -137,9 +135,7 @@ class FlatIndex(VectorIndex):
 class IvfIndex(VectorIndex):
     kind = IndexKind.IVF
 
-    def __init__(
-        self, dim: int, metric: Metric, params: IndexParams, index: faiss.Index, trained_on: int
-    ) -> None:
+    def __init__(self, dim: int, metric: Metric, params: IndexParams, index: faiss.Index, trained_on: int) -> None:
         super().__init__(dim, metric, params, index)
         self.trained_on = trained_on
 

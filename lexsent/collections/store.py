@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class CollectionStore:
-    def __init__(
-        self, root: Path, disk: Disk | None = None, *, snapshot_bytes: int = SNAPSHOT_AFTER_BYTES
-    ) -> None:
+    def __init__(self, root: Path, disk: Disk | None = None, *, snapshot_bytes: int = SNAPSHOT_AFTER_BYTES) -> None:
         """Open (and recover) every collection under `root`; a snapshot is written in the background
         once a collection's log has grown past `snapshot_bytes`."""
         self.root = root
@@ -48,9 +46,7 @@ class CollectionStore:
                     remove_tree(path)  # an interrupted create or drop
                 continue
             config = CollectionConfig.from_json((path / "config.json").read_bytes())
-            self._collections[config.name] = Collection(
-                path, config, self.disk, snapshot_bytes=snapshot_bytes
-            )
+            self._collections[config.name] = Collection(path, config, self.disk, snapshot_bytes=snapshot_bytes)
 
     def create(self, config: CollectionConfig) -> Collection:
         with self._lock:
@@ -100,9 +96,7 @@ class CollectionStore:
                     try:
                         collection.snapshot()
                     except Exception:
-                        log.exception(
-                            "snapshot of %s at shutdown failed; its log is intact", collection.config.name
-                        )
+                        log.exception("snapshot of %s at shutdown failed; its log is intact", collection.config.name)
                 collection.close()
             self._collections.clear()
             os.close(self._lock_fd)

@@ -80,9 +80,7 @@ class PointTable:
         return self.ids.row_of.get(point_id)
 
     @classmethod
-    def restore(
-        cls, vectors: Vectors, id_at: list[PointId | None], metadata: list[MetadataRow]
-    ) -> PointTable:
+    def restore(cls, vectors: Vectors, id_at: list[PointId | None], metadata: list[MetadataRow]) -> PointTable:
         table = cls(vectors.shape[1])
         table._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         table.rows = vectors.shape[0]

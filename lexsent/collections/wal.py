@@ -174,9 +174,7 @@ class WriteAheadLog:
 
     def _open_new(self, first_seq: int) -> None:
         with storage_errors("starting a new write-ahead log segment"):
-            fd = os.open(
-                _segment_path(self.directory, first_seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
-            )
+            fd = os.open(_segment_path(self.directory, first_seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fsync_dir(self.directory)
         self.close()
         self._fd, self._size, self._segment_first = fd, 0, first_seq

@@ -148,10 +148,7 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
     async def Search(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         hits = await self.collections.search(request.collection, to_search(request), api_token(context))
         return pb.SearchResponse(
-            results=[
-                pb.Hit(id=to_point_id(hit.id), score=hit.score, metadata_json=_dump(hit.metadata))
-                for hit in hits
-            ]
+            results=[pb.Hit(id=to_point_id(hit.id), score=hit.score, metadata_json=_dump(hit.metadata)) for hit in hits]
         )
 
 

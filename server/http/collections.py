@@ -150,9 +150,7 @@ def openapi(components: Components) -> dict[str, Any]:
             "get": operation(components, "List collections", response=CollectionList, errors=(401, 503)),
         },
         "/v1/collections/{name}": {
-            "get": operation(
-                components, "Describe a collection", response=CollectionInfo, errors=read_errors
-            ),
+            "get": operation(components, "Describe a collection", response=CollectionInfo, errors=read_errors),
             "delete": operation(components, "Delete a collection and its data", errors=(401, 403, 404, 503)),
         },
         "/v1/collections/{name}/points": {

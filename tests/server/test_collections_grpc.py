@@ -82,9 +82,7 @@ def test_text_search_uses_the_bound_model(client: Client | GrpcClient) -> None:
         (lambda c: c.create_collection("bad", dim=2), 409, "ALREADY_EXISTS"),
     ],
 )
-def test_errors_map_to_codes(
-    client: Client | GrpcClient, call: object, http_status: int, grpc_code: str
-) -> None:
+def test_errors_map_to_codes(client: Client | GrpcClient, call: object, http_status: int, grpc_code: str) -> None:
     if isinstance(client, Client) and "nan" in repr(call.__code__.co_consts):  # type: ignore[attr-defined]
         pytest.skip("httpx refuses to send NaN in JSON; tests/server/test_collections_http.py sends it raw")
     try:

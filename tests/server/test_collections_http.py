@@ -69,9 +69,7 @@ def test_text_points_and_text_search(server: Running, tiny_bundle: Path) -> None
         hits = call(server, "POST", "/v1/collections/docs/search", {"query": text, "k": 2}).json()["results"]
         assert hits[0]["id"] == f"d{i}" and math.isclose(hits[0]["score"], 1.0, abs_tol=1e-4)
         assert hits[0]["metadata"] == {"i": i, "lang": "en"}
-    filtered = call(
-        server, "POST", "/v1/collections/docs/search", {"query": "x", "k": 10, "filter": {"lang": "en"}}
-    )
+    filtered = call(server, "POST", "/v1/collections/docs/search", {"query": "x", "k": 10, "filter": {"lang": "en"}})
     assert sorted(hit["id"] for hit in filtered.json()["results"]) == ["d0", "d1", "d2", "d3"]
     fetched = call(server, "GET", "/v1/collections/docs/points/99").json()
     assert fetched["id"] == 99 and fetched["vector"] == [0.5] * created["dim"]
@@ -157,9 +155,7 @@ def test_disk_full_is_507_and_keeps_data(server: Running) -> None:
 
     disk.write = no_space
     try:
-        response = call(
-            server, "POST", "/v1/collections/full/points", {"points": [{"id": "b", "vector": [0, 1]}]}
-        )
+        response = call(server, "POST", "/v1/collections/full/points", {"points": [{"id": "b", "vector": [0, 1]}]})
     finally:
         disk.write = original
     assert response.status_code == 507 and response.json()["error"]["type"] == "storage_full"

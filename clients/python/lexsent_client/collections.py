@@ -81,9 +81,7 @@ class HttpCollections:
         metric: str = "cosine",
     ) -> CollectionInfo:
         body = {"name": name, "model": model, "dim": dim, "index": index, "metric": metric}
-        return CollectionInfo(
-            **self._request("POST", "/v1/collections", {k: v for k, v in body.items() if v})
-        )
+        return CollectionInfo(**self._request("POST", "/v1/collections", {k: v for k, v in body.items() if v}))
 
     def get_collection(self, name: str) -> CollectionInfo:
         return CollectionInfo(**self._request("GET", f"/v1/collections/{quote(name)}"))

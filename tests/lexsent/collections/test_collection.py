@@ -147,9 +147,7 @@ def test_margin_scoring_ranks_by_ratio_margin(store: CollectionStore) -> None:
         (lambda c: c.search([1.0, 0, 0, 0], 1, options=SearchOptions(nprobe=0)), "nprobe"),
     ],
 )
-def test_bad_input_is_rejected_and_changes_nothing(
-    store: CollectionStore, call: object, message: str
-) -> None:
+def test_bad_input_is_rejected_and_changes_nothing(store: CollectionStore, call: object, message: str) -> None:
     coll = store.create(CollectionConfig("c", 4))
     coll.upsert(["keep"], [[0.5, 0.5, 0, 0]], [{"a": 1}])
     wal_before = coll._wal.size

@@ -27,9 +27,7 @@ def fresh(directory: Path, disk: Disk | None = None) -> tuple[WriteAheadLog, lis
 
 def test_round_trip_is_bit_exact(tmp_path: Path) -> None:
     wal, _ = fresh(tmp_path)
-    written = [record(i) for i in range(5)] + [
-        Record(Op.DELETE, [3, "p1"], [], np.zeros((0, DIM), np.float32))
-    ]
+    written = [record(i) for i in range(5)] + [Record(Op.DELETE, [3, "p1"], [], np.zeros((0, DIM), np.float32))]
     for rec in written:
         wal.append(rec)
     wal.close()
