@@ -1,0 +1,161 @@
+"""`lexsent ingest FILE --collection NAME`: load JSONL, CSV or plain text into a collection.
+
+It talks to a running server over HTTP (the lexsent client) rather than opening the store directly:
+the server owns the data directory (one process at a time holds its lock), texts must be encoded by
+the very model the collection is bound to (the server has it loaded and batches it), and API keys
+apply to ingestion like to any other write. Each batch is acknowledged only once it is durable.
+
+Resumable by id: ingestion acknowledges batches in file order, so after an interruption the points
+already stored form a prefix of the file. A re-run finds the end of that prefix with a binary search
+over `fetch` (a few requests, no side files) and continues from there; upserts are idempotent, so
+re-sending a batch that was in flight is harmless.
+
+Record fields: `id` (else the record's 1-based position), `text` or `vector`, and every other field
+goes into the point's metadata (CSV values stay strings). Plain text: one point per non-empty line,
+id = line number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lexsent.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from lexsent_client import Client
+
+
+class InputFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+    TEXT = "text"
+
+
+_SUFFIXES = {".jsonl": InputFormat.JSONL, ".ndjson": InputFormat.JSONL, ".csv": InputFormat.CSV}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("ingest", help="upsert a JSONL/CSV/text file into a collection on a running server")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--collection", required=True, help="target collection (created when missing)")
+    parser.add_argument("--format", choices=[f.value for f in InputFormat], help="default: from the suffix")
+    parser.add_argument("--batch-size", type=int, default=64, help="points per durable upsert request")
+    parser.add_argument("--id-field", default="id")
+    parser.add_argument("--text-field", default="text")
+    parser.add_argument("--vector-field", default="vector")
+    parser.add_argument("--url", default=os.environ.get("LEXSENT_URL", "http://127.0.0.1:8080"))
+    parser.add_argument("--api-key", default=os.environ.get("LEXSENT_API_KEY"), help="or LEXSENT_API_KEY")
+    parser.add_argument("--model", help="when creating: served model bound to the collection")
+    parser.add_argument("--index", choices=["flat", "ivf", "hnsw"], default="flat", help="when creating")
+    parser.add_argument("--metric", choices=["cosine", "ip", "l2"], default="cosine", help="when creating")
+    parser.set_defaults(func=run)
+
+
+def records(path: Path, fmt: InputFormat, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Points in file order, as upsert dicts."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        if fmt is InputFormat.TEXT:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield {"id": number, "text": line.rstrip("\r\n")}
+            return
+        rows: Iterator[Any]
+        if fmt is InputFormat.CSV:
+            rows = iter(csv.DictReader(handle))
+        else:
+            rows = (json.loads(line) for line in handle if line.strip())
+        for position, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                raise InvalidInputError(f"{path}: record {position} is not a JSON object")
+            yield _point(row, position, args)
+
+
+def _point(row: dict[str, Any], position: int, args: argparse.Namespace) -> dict[str, Any]:
+    fields = dict(row)
+    point: dict[str, Any] = {"id": fields.pop(args.id_field, position)}
+    if args.vector_field in fields:
+        vector = fields.pop(args.vector_field)
+        point["vector"] = json.loads(vector) if isinstance(vector, str) else vector
+    elif args.text_field in fields:
+        point["text"] = fields.pop(args.text_field)
+    else:
+        raise InvalidInputError(f"record {position} has neither {args.text_field!r} nor {args.vector_field!r}")
+    if fields:
+        point["metadata"] = fields
+    return point
+
+
+def stored_prefix(client: Client, collection: str, ids: list[Any]) -> int:
+    """How many leading ids are already stored (binary search; stored points form a prefix)."""
+    from lexsent_client import LexsentClientError
+
+    def present(i: int) -> bool:
+        try:
+            client.fetch(collection, ids[i], with_vector=False)
+            return True
+        except LexsentClientError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    low, high = 0, len(ids)  # invariant: ids[:low] present, ids[high:] absent
+    while low < high:
+        middle = (low + high) // 2
+        if present(middle):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+    from lexsent_client import LexsentClientError
+
+    try:
+        return _ingest(args)
+    except LexsentClientError as exc:
+        raise InvalidInputError(f"the server refused the request: {exc}") from None
+    except httpx.TransportError as exc:
+        raise InvalidInputError(f"cannot reach {args.url} ({exc}); is `lexsent serve` running?") from None
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from lexsent_client import Client, LexsentClientError
+    from tqdm import tqdm
+
+    if args.batch_size < 1:
+        raise InvalidInputError("--batch-size must be at least 1")
+    fmt = InputFormat(args.format) if args.format else _SUFFIXES.get(args.file.suffix.lower(), InputFormat.TEXT)
+    ids = [point["id"] for point in records(args.file, fmt, args)]
+    with Client(args.url, api_key=args.api_key) as client:
+        try:
+            client.get_collection(args.collection)
+            start = stored_prefix(client, args.collection, ids)
+        except LexsentClientError as exc:
+            if exc.status != 404:
+                raise
+            client.create_collection(args.collection, model=args.model, index=args.index, metric=args.metric)
+            start = 0
+        if start:
+            print(f"resuming: the first {start} of {len(ids)} points are already stored")
+        batch: list[dict[str, Any]] = []
+        with tqdm(total=len(ids), initial=start, unit="pt", desc=f"ingest {args.collection}") as bar:
+            for position, point in enumerate(records(args.file, fmt, args)):
+                if position < start:
+                    continue
+                batch.append(point)
+                if len(batch) >= args.batch_size:
+                    bar.update(client.upsert(args.collection, batch))
+                    batch = []
+            if batch:
+                bar.update(client.upsert(args.collection, batch))
+        print(f"{args.collection}: {client.get_collection(args.collection).count} points")
+    return 0
