@@ -10,7 +10,7 @@ import argparse
 import importlib
 from typing import Any
 
-CORPORA = ("training.data.command",)
+CORPORA = ("training.data.command", "training.multilingual.data_command")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 TRAINERS = (
     "training.mlm.command",
     "training.mirror.command",
+    "training.multilingual.laser_command",
+    "training.multilingual.distill_command",
 )
 
 

@@ -26,6 +26,13 @@ Matrix = npt.NDArray[np.float32]
 DEFAULT_K = 4
 
 
+class Scoring(StrEnum):
+    """How a candidate pair is scored: raw cosine, or cosine relative to both neighbourhoods."""
+
+    COSINE = "cosine"
+    MARGIN = "margin"
+
+
 class MiningStrategy(StrEnum):
     """How candidate pairs are selected from the two directions.
 
@@ -99,6 +106,17 @@ def margin_matrix(x: npt.ArrayLike, y: npt.ArrayLike, k: int = DEFAULT_K) -> Mat
     return ratio_margin(xs @ ys.T, x_mean[:, None], y_mean[None, :])
 
 
+def cosine_search(
+    queries: npt.ArrayLike, keys: npt.ArrayLike, candidates: int = 16
+) -> tuple[Matrix, npt.NDArray[np.int64]]:
+    """Top candidates per query by plain cosine; same shape of answer as :func:`margin_search`."""
+    qs, ks = normalize(queries), normalize(keys)
+    _check_pair(qs, ks)
+    if candidates < 1:
+        raise InvalidInputError(f"candidates must be >= 1, got {candidates}")
+    return knn(qs, ks, candidates)
+
+
 def margin_search(
     queries: npt.ArrayLike,
     keys: npt.ArrayLike,
@@ -133,17 +151,24 @@ def mine(
     k: int = DEFAULT_K,
     threshold: float = 1.0,
     strategy: MiningStrategy = MiningStrategy.MAX,
+    scoring: Scoring = Scoring.MARGIN,
     candidates: int = 16,
 ) -> list[MinedPair]:
-    """Aligned (source, target) index pairs whose margin is at least `threshold`, best first.
+    """Aligned (source, target) index pairs scoring at least `threshold`, best first.
 
+    Pairs are taken greedily by descending score, so cutting the list at a higher threshold gives
+    the same result as mining with that threshold (thresholds can be tuned on one mining run).
     Each sentence appears in at most one returned pair. 1.0 means "no better than the neighbourhood
     average"; the best cut depends on the encoder and is tuned on held-out pairs (see docs/multilingual.md).
     """
     xs, ys = normalize(source), normalize(target)
     _check_pair(xs, ys)
-    forward_scores, forward_ids = margin_search(xs, ys, k, candidates)
-    backward_scores, backward_ids = margin_search(ys, xs, k, candidates)
+    if scoring is Scoring.MARGIN:
+        forward_scores, forward_ids = margin_search(xs, ys, k, candidates)
+        backward_scores, backward_ids = margin_search(ys, xs, k, candidates)
+    else:
+        forward_scores, forward_ids = cosine_search(xs, ys, candidates)
+        backward_scores, backward_ids = cosine_search(ys, xs, candidates)
     forward = {(i, int(forward_ids[i, 0])): float(forward_scores[i, 0]) for i in range(xs.shape[0])}
     backward = {(int(backward_ids[j, 0]), j): float(backward_scores[j, 0]) for j in range(ys.shape[0])}
     if strategy is MiningStrategy.FORWARD:

@@ -37,7 +37,9 @@ _PLACEHOLDER = re.compile(
 _MARKUP = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
 _ACCEL_PAREN = re.compile(r"\s*[(（]\s*[_&~][A-Za-z0-9]\s*[)）]")
 _ACCEL = re.compile(r"(?<![\w&])[_&~](?=[^\W_])(?![A-Za-z]+;)")
-_OPTION_PREFIX = re.compile(r"^\s*(?:-{1,2}[\w-]+(?:[=\s][A-Z_\[\]]+)?[,\s]*)+\s{2,}")
+_OPTION_PREFIX = re.compile(r"^\s*-{1,2}[A-Za-z0-9][^ ]*(?: -{1,2}[A-Za-z0-9][^ ]*)*\s{2,}")
+_EMPTY_QUOTES = re.compile(r"[\"'“”«»‘’„「『]\s*[\"'“”«»‘’„」』]|\(\s*\)|\[\s*\]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _LETTER = re.compile(r"[^\W\d_]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -77,6 +79,7 @@ def clean(text: str) -> str:
     text = html.unescape(text)
     text = _PLACEHOLDER.sub(" ", text)
     text = _OPTION_PREFIX.sub("", text)
+    text = _EMPTY_QUOTES.sub("", _CONTROL.sub("", text))
     text = text.replace("\\n", " ").replace("\\t", " ")
     text = _SPACE.sub(" ", text).strip(" \t:;,-–—•*|")
     return text
@@ -130,9 +133,7 @@ def catalog_files(locale_root: Path, language: str) -> list[Path]:
     return sorted((locale_root / language / "LC_MESSAGES").glob("*.mo"))
 
 
-def language_pairs(
-    files: Iterable[Path], rules: CleaningRules, stats: LanguageStats
-) -> Iterator[tuple[str, str]]:
+def language_pairs(files: Iterable[Path], rules: CleaningRules, stats: LanguageStats) -> Iterator[tuple[str, str]]:
     for path in files:
         for msgid, msgstr in read_catalog(path):
             for english, other in _segments(msgid, msgstr):
@@ -178,8 +179,10 @@ def split_test(
     A test pair must be unambiguous for retrieval: one translation, not shared with another English
     sentence in that language's test set, and a sentence-like English side (min words). Every English
     sentence used as a test item in any language is removed from the training rows of all languages.
+    A language with few pairs gives at most a fifth of them to the test side.
     """
     test: dict[str, list[tuple[str, str]]] = {lang: [] for lang in corpus.stats}
+    quota = {lang: min(test_size, stats.cleaned // 5) for lang, stats in corpus.stats.items()}
     used_targets: dict[str, set[str]] = {lang: set() for lang in corpus.stats}
     held_out: set[str] = set()
     for english in sorted(corpus.rows, key=sentence_hash):
@@ -187,12 +190,12 @@ def split_test(
             continue
         for language, translations in corpus.rows[english].items():
             target = translations[0]
-            if len(test[language]) >= test_size or target.casefold() in used_targets[language]:
+            if len(test[language]) >= quota[language] or target.casefold() in used_targets[language]:
                 continue
             test[language].append((english, target))
             used_targets[language].add(target.casefold())
             held_out.add(english)
-        if all(len(pairs) >= test_size for pairs in test.values()):
+        if all(len(pairs) >= quota[lang] for lang, pairs in test.items()):
             break
     for english in held_out:
         del corpus.rows[english]

@@ -1,0 +1,77 @@
+"""Parallel corpus builder on real gettext catalogues (a few small .mo files in tests/fixtures/locale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.multilingual.corpus import (
+    CleaningRules,
+    build,
+    clean,
+    keep_pair,
+    read_catalog,
+    read_test,
+    read_train,
+)
+
+LOCALE = Path(__file__).resolve().parents[2] / "fixtures" / "locale"
+LANGS = ["de", "fr", "ja"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("_File", "File"),
+        ("&Open", "Open"),
+        ("ファイル(_F)", "ファイル"),
+        ("<b>Bold</b> text &amp; more", "Bold text & more"),
+        ('cannot open file "%s": %m\n', "cannot open file"),
+        ("%(name)s is %3$d done", "is done"),
+        ("{0} items in ${dir}", "items in"),
+        ("  -d, --debug   generate debug output", "generate debug output"),
+        ("-" * 40, ""),
+        ("R&D and Rock && roll", "R&D and Rock && roll"),
+    ],
+)
+def test_clean_strips_placeholders_markup_accelerators(raw: str, expected: str) -> None:
+    assert clean(raw) == expected
+
+
+def test_keep_pair_filters_copies_and_length_ratio() -> None:
+    rules = CleaningRules(max_ratio=3.0)
+    assert keep_pair("Open the file", "Datei öffnen", rules)
+    assert not keep_pair("Open the file", "open the FILE", rules)  # untranslated copy
+    assert not keep_pair("Open", "Öffnen Sie die Datei bitte jetzt sofort im Editor", rules)
+    assert keep_pair("Open the file", "ファイルを開く", rules)  # CJK counts 3 per character
+
+
+def test_read_catalog_yields_real_pairs() -> None:
+    pairs = dict(read_catalog(LOCALE / "de" / "LC_MESSAGES" / "xdg-user-dirs.mo"))
+    assert pairs["Desktop"] == "Schreibtisch"
+
+
+def test_build_splits_held_out_pairs_never_trained_on(tmp_path: Path) -> None:
+    corpus = build(tmp_path, LANGS, LOCALE, test_size=15)
+    train = list(read_train(tmp_path))
+    assert len(train) == len(corpus.rows) > 50
+    assert any({"de", "fr", "ja"} <= set(t) for _, t in train), "no multi-way row joined through English"
+    train_english = {en.casefold() for en, _ in train}
+    for lang in LANGS:
+        test = read_test(tmp_path, lang)
+        stats = corpus.stats[lang]
+        assert 0 < len(test) == stats.test <= 15
+        assert stats.train + stats.test <= stats.cleaned <= stats.raw
+        assert all(len(en.split()) >= 3 for en, _ in test)
+        assert not {en.casefold() for en, _ in test} & train_english
+        trained_targets = {s.casefold() for _, t in train for s in t.get(lang, [])}
+        assert not {xx.casefold() for _, xx in test} & trained_targets
+        assert len({xx for _, xx in test}) == len(test)
+
+
+def test_build_is_deterministic(tmp_path: Path) -> None:
+    build(tmp_path / "a", LANGS, LOCALE, test_size=10)
+    build(tmp_path / "b", LANGS, LOCALE, test_size=10)
+    for name in ["train.jsonl", "test/de.tsv", "test/ja.tsv", "stats.json"]:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

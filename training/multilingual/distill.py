@@ -1,0 +1,138 @@
+"""Multilingual distillation (Reimers & Gurevych 2020): a student learns the teacher's English space.
+
+The teacher (any exported bundle, by default the English MiniLM model) embeds each English sentence
+once; the student is trained with MSE to map the English sentence *and* each of its translations onto
+that vector. The student then inherits the teacher's geometry for English and aligns every other
+language to it. The student here is the BiLSTM encoder with a linear projection to the teacher's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
+from training.multilingual.corpus import DEFAULT_LANGUAGES
+from training.multilingual.examples import batch_indices, encode, load_rows, shared_tokenizer
+from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
+from training.multilingual.vocab import VocabKind, special_ids
+from training.runtime import choose_device, seed_everything, set_threads
+
+CHECKPOINT_FILE = "encoder.pt"
+TEACHER_CACHE = "teacher.npy"
+
+
+@dataclass
+class DistillConfig:
+    data_dir: str = "data/parallel"
+    run_dir: str = "runs/distill"
+    teacher: str | None = None
+    languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
+    vocab: VocabKind = VocabKind.BPE
+    vocab_size: int = 8000
+    tokenizer: str | None = None
+    embed_dim: int = 192
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.1
+    max_tokens: int = 32
+    max_rows: int | None = 20000
+    batch_size: int = 64
+    lr: float = 2e-3
+    steps: int = 3000
+    save_every: int = 250
+    max_minutes: float | None = None
+    stop_at: int | None = None
+    seed: int = 13
+    threads: int | None = None
+    device: str = "auto"
+    resume: Resume = Resume.AUTO
+    show_progress: bool = True
+
+
+def teacher_path(cfg: DistillConfig) -> Path:
+    if cfg.teacher:
+        return Path(cfg.teacher)
+    from exporter.default_model import ensure_default_model
+
+    return ensure_default_model(Path("data"))
+
+
+def teacher_vectors(teacher: Path, sentences: list[str], run_dir: Path, threads: int | None) -> np.ndarray:
+    """Teacher embeddings of the English sentences, cached in the run dir (keyed by teacher + sentences)."""
+    import lexsent
+
+    encoder = lexsent.load(teacher, threads=threads or 2)
+    key = hashlib.sha256((encoder.fingerprint + "\n" + "\n".join(sentences)).encode()).hexdigest()
+    cache, stamp = run_dir / TEACHER_CACHE, run_dir / (TEACHER_CACHE + ".key")
+    if cache.exists() and stamp.exists() and stamp.read_text() == key:
+        return np.load(cache, allow_pickle=False)
+    from tqdm import tqdm
+
+    chunks = [encoder.encode(sentences[i : i + 512]) for i in tqdm(range(0, len(sentences), 512), desc="teacher")]
+    vectors = np.concatenate(chunks).astype(np.float32)
+    np.save(cache, vectors, allow_pickle=False)
+    stamp.write_text(key)
+    return vectors
+
+
+def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
+    """Train (or resume) the student; writes `<run_dir>/encoder.pt` and the loss plot."""
+    set_threads(cfg.threads)
+    device = choose_device(cfg.device)
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    rows = load_rows(Path(cfg.data_dir), cfg.languages, cfg.max_rows)
+    tok = shared_tokenizer(run_dir, rows, cfg.vocab, cfg.vocab_size, Path(cfg.tokenizer) if cfg.tokenizer else None)
+    pad, _, _ = special_ids(tok)
+    teacher = teacher_path(cfg)
+    targets = torch.from_numpy(teacher_vectors(teacher, [en for en, _ in rows], run_dir, cfg.threads))
+    texts: list[str] = []
+    target_row: list[int] = []
+    for row, (english, translations) in enumerate(rows):
+        for sentence in [english, *(s for group in translations.values() for s in group)]:
+            texts.append(sentence)
+            target_row.append(row)
+    sources = encode(tok, texts, cfg.max_tokens)
+
+    seed_everything(cfg.seed)
+    enc_cfg = EncoderConfig(
+        tok.get_vocab_size(), pad, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.dropout, projection=targets.shape[1]
+    )
+    student = BiLstmEncoder(enc_cfg).to(device)
+    targets = targets.to(device)
+
+    def batch_loss(step: int) -> torch.Tensor:
+        picked = batch_indices(len(sources), cfg.batch_size, step, cfg.seed)
+        ids, mask = sources.batch(picked, pad)
+        _, predicted = student(ids.to(device), mask.to(device))
+        wanted = targets[torch.tensor([target_row[i] for i in picked], device=device)]
+        return nn.functional.mse_loss(predicted, wanted)
+
+    loop = LoopConfig(
+        cfg.steps,
+        cfg.lr,
+        cfg.save_every,
+        min(100, cfg.steps // 10 + 1),
+        cfg.max_minutes,
+        cfg.stop_at,
+        cfg.resume,
+        cfg.show_progress,
+    )
+    outcome = train_loop(student, batch_loss, run_dir, loop, f"distill ({len(sources)} sentences)")
+    path = run_dir / CHECKPOINT_FILE
+    saved = {
+        "config": enc_cfg.to_dict(),
+        "state": student.state_dict(),
+        "languages": ["en", *cfg.languages],
+        "extra": {"teacher": str(teacher)},
+    }
+    torch.save(saved, path)
+    return path, outcome

@@ -1,0 +1,115 @@
+"""The optimisation loop shared by `train laser` and `train distill`, with exact resume.
+
+A step's batch is a pure function of (seed, step) (see `examples.batch_indices`), and every RNG plus
+optimizer and schedule state is checkpointed, so a run stopped and resumed at step N continues
+bit-for-bit like an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import torch
+
+from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.plot import plot_loss
+from training.progress import LossLog, progress
+from training.runtime import capture_rng, restore_rng
+
+
+class Resume(StrEnum):
+    AUTO = "auto"
+    NEVER = "never"
+
+
+class Outcome(StrEnum):
+    FINISHED = "finished"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    steps: int
+    lr: float
+    save_every: int = 250
+    warmup: int = 100
+    max_minutes: float | None = None
+    stop_at: int | None = None
+    resume: Resume = Resume.AUTO
+    show_progress: bool = True
+
+
+def _schedule(cfg: LoopConfig) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < cfg.warmup:
+            return (step + 1) / cfg.warmup
+        return max(0.05, 1 - (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+
+    return factor
+
+
+def train_loop(
+    model: torch.nn.Module,
+    batch_loss: Callable[[int], torch.Tensor],
+    run_dir: Path,
+    cfg: LoopConfig,
+    title: str,
+) -> Outcome:
+    """Run steps until `cfg.steps` (or a stop condition, checkpointed); writes loss.jsonl and loss.png."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg))
+    log = LossLog(run_dir)
+    step = 0
+    checkpoint = latest_checkpoint(run_dir) if cfg.resume is Resume.AUTO else None
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint, next(model.parameters()).device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"])
+        step = int(state["step"])
+        log.truncate_after(step)
+    elif log.path.exists():
+        log.path.unlink()
+
+    def save() -> None:
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": capture_rng(),
+            "step": step,
+        }
+        save_checkpoint(run_dir, step, state)
+
+    deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes else None
+    model.train()
+    bar = progress(cfg.steps, step, title, cfg.show_progress)
+    outcome = Outcome.FINISHED
+    while step < cfg.steps:
+        loss = batch_loss(step)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        value = loss.item()
+        log.append(step, loss=value, lr=scheduler.get_last_lr()[0])
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.4f}")
+        if step % cfg.save_every == 0 and step < cfg.steps:
+            save()
+        stop = cfg.stop_at is not None and step >= cfg.stop_at
+        if step < cfg.steps and (stop or (deadline is not None and time.monotonic() > deadline)):
+            outcome = Outcome.STOPPED
+            break
+    bar.close()
+    save()
+    model.eval()
+    plot_loss(run_dir, title)
+    return outcome

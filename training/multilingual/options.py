@@ -1,0 +1,60 @@
+"""CLI flags shared by `train laser` and `train distill` (same names as the config fields)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_common(parser: argparse.ArgumentParser, *, run_dir: str, out: str, steps: int, lr: float) -> None:
+    from training.multilingual.corpus import DEFAULT_LANGUAGES
+
+    parser.add_argument("--data-dir", default="data/parallel", help="built by `lexsent data parallel`")
+    parser.add_argument("--run-dir", default=run_dir, help="checkpoints, tokenizer, loss log and plot")
+    parser.add_argument("--out", default=out, help="exported ONNX bundle directory")
+    parser.add_argument("--langs", nargs="+", default=list(DEFAULT_LANGUAGES), help="non-English languages")
+    parser.add_argument("--vocab", choices=("bpe", "unigram", "xlmr"), default="bpe", help="shared subword vocabulary")
+    parser.add_argument("--vocab-size", type=int, default=8000, help="for bpe/unigram")
+    parser.add_argument("--tokenizer", default=None, help="reuse this tokenizer.json instead of training one")
+    parser.add_argument("--embed-dim", type=int, default=192)
+    parser.add_argument("--hidden", type=int, default=256, help="per LSTM direction")
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--max-tokens", type=int, default=32, help="truncate training sentences")
+    parser.add_argument("--max-rows", type=int, default=None, help="use only the first N multi-way rows")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--steps", type=int, default=steps, help="optimizer steps (default sized for 2 CPU cores)")
+    parser.add_argument("--save-every", type=int, default=250)
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (checkpointed) after this long")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--resume", choices=("auto", "never"), default="auto")
+
+
+def common_values(args: argparse.Namespace) -> dict[str, Any]:
+    from training.multilingual.loop import Resume
+    from training.multilingual.vocab import VocabKind
+
+    return {
+        "data_dir": args.data_dir,
+        "run_dir": args.run_dir,
+        "languages": list(args.langs),
+        "vocab": VocabKind(args.vocab),
+        "vocab_size": args.vocab_size,
+        "tokenizer": args.tokenizer,
+        "embed_dim": args.embed_dim,
+        "hidden": args.hidden,
+        "layers": args.layers,
+        "max_tokens": args.max_tokens,
+        "max_rows": args.max_rows,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "steps": args.steps,
+        "save_every": args.save_every,
+        "max_minutes": args.max_minutes,
+        "seed": args.seed,
+        "threads": args.threads,
+        "device": args.device,
+        "resume": Resume(args.resume),
+    }
