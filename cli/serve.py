@@ -37,9 +37,7 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> N
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
     shown = default.get_secret_value() if isinstance(default, SecretStr) else default
-    help_text = (
-        f"{field.description or name.replace('_', ' ')} (env LEXSENT_{name.upper()}; default: {shown})"
-    )
+    help_text = f"{field.description or name.replace('_', ' ')} (env LEXSENT_{name.upper()}; default: {shown})"
     options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
     if isinstance(kind, type) and issubclass(kind, Enum):
         options["choices"] = [member.value for member in kind]
@@ -71,9 +69,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
     try:
         return ServerSettings(**given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         raise InvalidInputError(f"invalid settings: {problems}") from None
 
 

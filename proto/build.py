@@ -62,9 +62,7 @@ def main() -> int:
     files = expected_files(generate())
     stale: list[str] = []
     for target in TARGETS:
-        current = (
-            {p.name: p.read_text(encoding="utf-8") for p in target.glob("*.py*")} if target.exists() else {}
-        )
+        current = {p.name: p.read_text(encoding="utf-8") for p in target.glob("*.py*")} if target.exists() else {}
         if current != files:
             stale.append(str(target.relative_to(ROOT)))
             if not args.check:

@@ -73,9 +73,7 @@ class EmbeddingsService:
         self.models = models
         s = core.settings
         self.batchers = {
-            m.name: Batcher(
-                m, max_batch_tokens=s.max_batch_tokens, max_queue=s.max_queue, metrics=core.metrics
-            )
+            m.name: Batcher(m, max_batch_tokens=s.max_batch_tokens, max_queue=s.max_queue, metrics=core.metrics)
             for m in models
         }
 
@@ -93,9 +91,7 @@ class EmbeddingsService:
         return resolved if resolved in self.batchers else "unknown"
 
     async def embed(self, request: EmbedRequest, token: str | None) -> EmbedResult:
-        return await self.core.call(
-            EMBED, token, lambda: self._embed(request), model=self._label(request.model)
-        )
+        return await self.core.call(EMBED, token, lambda: self._embed(request), model=self._label(request.model))
 
     async def list_models(self, token: str | None) -> list[Manifest]:
         async def work() -> list[Manifest]:

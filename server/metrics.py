@@ -35,9 +35,7 @@ class Metrics:
         )
         self.queue_depth = Gauge("lexsent_queue_depth", "Inputs waiting for a batch", ["model"], registry=r)
         self.tokens = Counter("lexsent_tokens", "Tokens embedded", ["model"], registry=r)
-        self.truncated = Counter(
-            "lexsent_truncated_inputs", "Inputs cut to max_length", ["model"], registry=r
-        )
+        self.truncated = Counter("lexsent_truncated_inputs", "Inputs cut to max_length", ["model"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

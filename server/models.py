@@ -49,9 +49,7 @@ class ModelRegistry:
         long_input: LongInputPolicy,
         default: str | None = None,
     ) -> ModelRegistry:
-        encoders = [
-            load(p, threads=threads, max_batch_tokens=max_batch_tokens, long_input=long_input) for p in paths
-        ]
+        encoders = [load(p, threads=threads, max_batch_tokens=max_batch_tokens, long_input=long_input) for p in paths]
         return cls(encoders, default)
 
     @property

@@ -43,9 +43,7 @@ def build_app(service: Service) -> Starlette:
     routes = [Route("/openapi.json", openapi_json, methods=["GET"])]
     for module in ROUTE_MODULES:
         routes += module.routes(service)
-    middleware = [
-        Middleware(RequestContext, max_body_bytes=settings.max_body_bytes, lifecycle=service.core.lifecycle)
-    ]
+    middleware = [Middleware(RequestContext, max_body_bytes=settings.max_body_bytes, lifecycle=service.core.lifecycle)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -81,8 +81,6 @@ def test_list_models_health_and_reflection(stub: pb_grpc.EmbeddingsStub, tiny_se
         status = health.Check(health_pb2.HealthCheckRequest(service=service)).status
         assert status == health_pb2.HealthCheckResponse.SERVING
     reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
-    answer = next(
-        reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
-    )
+    answer = next(reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     names = {s.name for s in answer.list_services_response.service}
     assert {"lexsent.v1.Embeddings", "grpc.health.v1.Health"} <= names

@@ -90,9 +90,7 @@ def test_token_id_inputs_and_dimensions(tiny_server: Running, tiny_bundle: Path)
     encoder = lexsent.load(tiny_bundle, threads=1)
     ids = [t.ids for t in encoder.tokenize(["hello world", "good morning"])]
     url = f"{tiny_server.http_url}/v1/embeddings"
-    by_text = np.array(
-        [d["embedding"] for d in httpx.post(url, json={"input": ["hello world"]}).json()["data"]]
-    )
+    by_text = np.array([d["embedding"] for d in httpx.post(url, json={"input": ["hello world"]}).json()["data"]])
     one_list = httpx.post(url, json={"input": ids[0]}).json()
     many = httpx.post(url, json={"input": ids}).json()
     np.testing.assert_allclose(np.array(one_list["data"][0]["embedding"]), by_text[0], atol=1e-6)
@@ -130,9 +128,7 @@ def test_long_input_is_flagged_or_refused(tiny_server: Running, tiny_bundle: Pat
         (b'{"model": "x"}', 422, "input"),
     ],
 )
-def test_invalid_requests_get_typed_errors(
-    tiny_server: Running, body: bytes, status: int, fragment: str
-) -> None:
+def test_invalid_requests_get_typed_errors(tiny_server: Running, body: bytes, status: int, fragment: str) -> None:
     response = httpx.post(f"{tiny_server.http_url}/v1/embeddings", content=body)
     assert response.status_code == status
     error = response.json()["error"]

@@ -10,9 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_generated_stubs_are_up_to_date() -> None:
-    result = subprocess.run(
-        [sys.executable, "proto/build.py", "--check"], cwd=REPO, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "proto/build.py", "--check"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 

@@ -22,9 +22,7 @@ def test_flags_env_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEXSENT_HTTP_PORT", "9001")
     monkeypatch.setenv("LEXSENT_MODEL", "/m/a,/m/b")
     monkeypatch.setenv("LEXSENT_CORS_ORIGINS", "https://a.example")
-    args = build_parser().parse_args(
-        ["serve", "--grpc-port", "9002", "--api-key", "k", "--long-input", "error"]
-    )
+    args = build_parser().parse_args(["serve", "--grpc-port", "9002", "--api-key", "k", "--long-input", "error"])
     given = {k: v for k, v in vars(args).items() if k in ServerSettings.model_fields and v is not None}
     settings = ServerSettings(**given)
     assert (settings.http_port, settings.grpc_port) == (9001, 9002)

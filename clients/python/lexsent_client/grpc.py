@@ -150,9 +150,7 @@ class AsyncGrpcClient:
                     raise _error(exc) from None
                 await asyncio.sleep(delay)
 
-    async def embed(
-        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None
-    ) -> Embeddings:
+    async def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
         return _embeddings(await self._call(self._stub.Embed, _request(inputs, model, dimensions)))
 
     async def models(self) -> list[ModelInfo]:

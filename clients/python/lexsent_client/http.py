@@ -52,9 +52,7 @@ def _embeddings(payload: Any) -> Embeddings:
     data = sorted(payload["data"], key=lambda d: d["index"])
     return Embeddings(
         model=payload["model"],
-        vectors=[
-            _decode(d["embedding"]) if isinstance(d["embedding"], str) else d["embedding"] for d in data
-        ],
+        vectors=[_decode(d["embedding"]) if isinstance(d["embedding"], str) else d["embedding"] for d in data],
         token_counts=[int(d.get("tokens", 0)) for d in data],
         truncated=[bool(d.get("truncated", False)) for d in data],
         prompt_tokens=int(payload["usage"]["prompt_tokens"]),
@@ -129,9 +127,7 @@ class AsyncClient:
             await asyncio.sleep(delay)
         return _check(await self._http.request(method, path, json=json))
 
-    async def embed(
-        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None
-    ) -> Embeddings:
+    async def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
         return _embeddings(await self._request("POST", "/v1/embeddings", _body(inputs, model, dimensions)))
 
     async def models(self) -> list[ModelInfo]:

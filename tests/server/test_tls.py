@@ -1,0 +1,50 @@
+"""`--tls-cert/--tls-key` put both transports behind TLS (self-signed certificate made with openssl)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from server.proto_gen import embeddings_pb2 as pb
+from server.proto_gen import embeddings_pb2_grpc as pb_grpc
+from tests.server.harness import running_server
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_and_grpc_over_tls(tiny_bundle: Path, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    names = ["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            *names,
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with running_server([tiny_bundle], tls_cert=cert, tls_key=key) as running:
+        assert running.http_url.startswith("https://")
+        ok = httpx.post(f"{running.http_url}/v1/embeddings", json={"input": "secure"}, verify=str(cert))
+        assert ok.status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            httpx.post(f"{running.http_url}/v1/embeddings", json={"input": "x"})  # untrusted certificate
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        stub = pb_grpc.EmbeddingsStub(grpc.secure_channel(running.grpc_target, credentials))
+        reply = stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=["secure"])), timeout=10)
+        assert list(reply.data[0].values) == pytest.approx(ok.json()["data"][0]["embedding"], abs=1e-6)
