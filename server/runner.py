@@ -86,7 +86,8 @@ class Runner:
     async def shutdown(self, http_task: asyncio.Task[None]) -> None:
         log.info("draining: %d requests in flight", self.service.core.lifecycle.in_flight)
         drain = asyncio.create_task(self.service.drain())
-        await self.grpc.set_serving(False)
+        await asyncio.sleep(0)  # let the drain flip the state first
+        await self.grpc.follow(self.service.core.lifecycle.state)
         finished = await drain
         if not finished:
             log.warning("drain timeout: %d requests still in flight", self.service.core.lifecycle.in_flight)

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.grpc import collections, embeddings
+from server.lifecycle import State
 from server.service import Service
 
 SERVICER_MODULES: tuple[ModuleType, ...] = (embeddings, collections)
@@ -23,6 +24,7 @@ class GrpcServer:
 
     def __init__(self, service: Service) -> None:
         settings = service.settings
+        self._lifecycle = service.core.lifecycle
         limit = settings.max_body_bytes
         self.server = grpc.aio.server(
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", -1)]
@@ -41,14 +43,16 @@ class GrpcServer:
         else:
             self.port = self.server.add_insecure_port(address)
 
-    async def set_serving(self, serving: bool) -> None:
-        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    async def follow(self, state: State) -> None:
+        """Publish the lifecycle state to gRPC health checks (SERVING only while READY)."""
+        response = health_pb2.HealthCheckResponse
+        status = response.SERVING if state is State.READY else response.NOT_SERVING
         for name in self._names:
             await self.health.set(name, status)
 
     async def start(self) -> None:
         await self.server.start()
-        await self.set_serving(True)
+        await self.follow(self._lifecycle.state)
 
     async def stop(self, grace: float) -> None:
         await self.server.stop(grace)
