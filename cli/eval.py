@@ -13,7 +13,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-TASK_MODULES = ("training.evaluation.english",)
+TASK_MODULES = ("training.evaluation.english", "training.multilingual.eval_tasks")
 
 
 def _modules() -> list[ModuleType]:

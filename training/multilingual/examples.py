@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from training.multilingual.corpus import read_train
+from training.multilingual.corpus import read_train, sentence_hash
 from training.multilingual.vocab import VocabKind, corpus_texts, train_vocab
 
 
@@ -34,15 +34,18 @@ class Sentences:
 
 
 def load_rows(data_dir: Path, languages: Sequence[str], max_rows: int | None) -> list[tuple[str, dict[str, list[str]]]]:
-    """Training rows restricted to `languages` (rows without any of them dropped), first `max_rows` kept."""
+    """Training rows restricted to `languages` (rows without any of them dropped).
+
+    With `max_rows`, a deterministic hash-ordered sample is kept (the file is sorted alphabetically,
+    so its first rows would be a biased subset)."""
     wanted = set(languages)
     rows = []
     for english, translations in read_train(data_dir):
         kept = {lang: t for lang, t in translations.items() if lang in wanted}
         if kept:
             rows.append((english, kept))
-        if max_rows is not None and len(rows) >= max_rows:
-            break
+    if max_rows is not None and len(rows) > max_rows:
+        rows = sorted(sorted(rows, key=lambda row: sentence_hash(row[0]))[:max_rows])
     return rows
 
 

@@ -1,0 +1,90 @@
+"""Distillation on a toy corpus and BiLSTM → ONNX export: parity on padded batches, served like any bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lexsent
+from lexsent.errors import ExportError
+from lexsent.manifest import ModelKind, Pooling
+from training.multilingual.distill import DistillConfig, train_distill
+from training.multilingual.export import export_encoder, load_encoder
+from training.multilingual.laser import LaserConfig, train_laser
+from training.multilingual.loop import Outcome
+from training.multilingual.tatoeba import evaluate_bundle
+from training.multilingual.vocab import VocabKind
+
+SMALL = dict(vocab=VocabKind.BPE, vocab_size=120, embed_dim=16, hidden=16, threads=1, device="cpu", show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def laser_checkpoint(parallel_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("laser")
+    cfg = LaserConfig(
+        data_dir=str(parallel_dir),
+        run_dir=str(run),
+        languages=["de", "fr"],
+        second_target="fr",
+        decoder_hidden=24,
+        lang_dim=4,
+        layers=2,
+        batch_size=8,
+        steps=8,
+        **SMALL,  # type: ignore[arg-type]
+    )
+    path, _ = train_laser(cfg)
+    return path
+
+
+def test_export_parity_and_padding_invariance(laser_checkpoint: Path, parallel_dir: Path, tmp_path: Path) -> None:
+    bundle = export_encoder(laser_checkpoint, tmp_path / "toy-laser", name="toy-laser")
+    manifest = json.loads((bundle / "lexsent.json").read_text())
+    assert manifest["kind"] == ModelKind.MULTILINGUAL.value and manifest["pooling"] == Pooling.MAX.value
+    assert manifest["parity"]["max_abs_diff"] <= 1e-4 and manifest["languages"] == ["en", "de", "fr"]
+    encoder = lexsent.load(bundle, threads=1)
+    texts = ["öffne die Datei", "close the printer window now please", "fichier"]
+    batched = encoder.encode(texts)
+    singles = np.vstack([encoder.encode([t]) for t in texts])
+    np.testing.assert_allclose(batched, singles, atol=1e-5)
+    model, _ = load_encoder(laser_checkpoint)
+    tok = encoder.tokenize(texts[:1])[0]
+    with torch.no_grad():
+        _, reference = model(torch.tensor([tok.ids]), torch.ones(1, len(tok.ids), dtype=torch.long))
+    np.testing.assert_allclose(batched[0], reference[0].numpy(), atol=1e-4)
+    scores = evaluate_bundle(bundle, parallel_dir, threads=1)
+    assert 0.0 <= scores["tatoeba_error_margin"] <= 1.0
+    assert "tatoeba_error_cosine" in lexsent.load(bundle).manifest.evaluation
+
+
+def test_export_refuses_a_bundle_when_parity_fails(
+    laser_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("exporter.parity.FP32_MAX_ABS_DIFF", -1.0)
+    with pytest.raises(ExportError):
+        export_encoder(laser_checkpoint, tmp_path / "bad", name="bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_distill_student_learns_the_teacher_space(parallel_dir: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    cfg = DistillConfig(
+        data_dir=str(parallel_dir),
+        run_dir=str(tmp_path / "run"),
+        teacher=str(tiny_bundle),
+        languages=["de", "fr"],
+        batch_size=8,
+        lr=1e-2,
+        steps=60,
+        max_rows=None,
+        **SMALL,  # type: ignore[arg-type]
+    )
+    path, outcome = train_distill(cfg)
+    assert outcome is Outcome.FINISHED
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "loss.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    bundle = export_encoder(path, tmp_path / "student", name="student")
+    assert lexsent.load(bundle).dim == lexsent.load(tiny_bundle).dim
