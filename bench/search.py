@@ -47,6 +47,7 @@ from lexsent.collections.indexes import prepare
 
 CLUSTERS = 1000
 LATENT = 24
+SPREAD = 1.0  # within-cluster spread, as large as the spread of the cluster centres
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -54,7 +55,7 @@ def synthetic(n: int, dim: int, seed: int, chunk: int = 50_000) -> Iterator[np.n
     """Clustered low-rank vectors in chunks (see the module docstring); deterministic per seed."""
     shape = np.random.default_rng(0)
     centres = shape.standard_normal((CLUSTERS, dim)).astype(np.float32)
-    bases = shape.standard_normal((CLUSTERS, LATENT, dim)).astype(np.float32) * (0.5 / np.sqrt(LATENT))
+    bases = shape.standard_normal((CLUSTERS, LATENT, dim)).astype(np.float32) * (SPREAD / np.sqrt(LATENT))
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
