@@ -27,7 +27,7 @@ from lexsent.collections.fsio import Disk
 from lexsent.collections.ids import PointId, validate_id, validate_ids
 from lexsent.collections.indexes import SearchOptions, VectorIndex
 from lexsent.collections.rwlock import ReadWriteLock
-from lexsent.collections.search import Snapshot, margin_rows, search_rows
+from lexsent.collections.search import View, margin_rows, search_rows
 from lexsent.collections.table import MetadataRow, PointTable
 from lexsent.collections.wal import Op, Record, WriteAheadLog
 from lexsent.errors import InvalidInputError, NotFoundError
@@ -119,7 +119,7 @@ class Collection:
 
     # -- recovery -------------------------------------------------------------------------------------
 
-    def _recover(self) -> Snapshot:
+    def _recover(self) -> View:
         cfg = self.config
         seq, table, trained_on, stored = 0, PointTable(cfg.dim), 0, None
         latest = snapshot.latest(self.directory / "snapshots")
@@ -141,9 +141,9 @@ class Collection:
             log.info("collection %s: replayed %d logged writes after snapshot %d", cfg.name, replayed, seq)
         return self._view
 
-    def _make_view(self, table: PointTable, index: VectorIndex) -> Snapshot:
+    def _make_view(self, table: PointTable, index: VectorIndex) -> View:
         bits = np.packbits(table.alive_mask(), bitorder="little") if table.dead_count else None
-        return Snapshot(table, index, bits, self.config.metric)
+        return View(table, index, bits, self.config.metric)
 
     # -- writes ---------------------------------------------------------------------------------------
 

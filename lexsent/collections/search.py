@@ -28,7 +28,7 @@ MARGIN_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class View:
     """What one search reads: a consistent table, index and alive bitmap (swapped whole by the writer)."""
 
     table: PointTable
@@ -41,14 +41,14 @@ def _bitmap(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
     return np.packbits(mask, bitorder="little")
 
 
-def _exact(view: Snapshot, queries: Vectors, k: int, rows: Rows) -> tuple[Vectors, Rows]:
+def _exact(view: View, queries: Vectors, k: int, rows: Rows) -> tuple[Vectors, Rows]:
     subset = prepare(view.table.vectors[rows], view.metric)
     distances, local = faiss.knn(queries, subset, k, metric=faiss_metric(view.metric))
     return distances, rows[local]
 
 
 def _approximate(
-    view: Snapshot, queries: Vectors, k: int, options: SearchOptions, mask: npt.NDArray[np.bool_] | None
+    view: View, queries: Vectors, k: int, options: SearchOptions, mask: npt.NDArray[np.bool_] | None
 ) -> tuple[Vectors, Rows]:
     bits = view.alive_bits if mask is None else _bitmap(mask)
     selector = None if bits is None else faiss.IDSelectorBitmap(view.table.rows, faiss.swig_ptr(bits))
@@ -58,7 +58,7 @@ def _approximate(
 
 
 def search_rows(
-    view: Snapshot, queries: Vectors, k: int, flt: Filter | None, options: SearchOptions
+    view: View, queries: Vectors, k: int, flt: Filter | None, options: SearchOptions
 ) -> tuple[Vectors, Rows]:
     """Top-k (scores, rows) per prepared query; rows are -1 past the number of eligible points."""
     table = view.table
@@ -86,7 +86,7 @@ def search_rows(
 
 
 def margin_rows(
-    view: Snapshot, queries: Vectors, k: int, flt: Filter | None, options: SearchOptions
+    view: View, queries: Vectors, k: int, flt: Filter | None, options: SearchOptions
 ) -> tuple[Vectors, Rows]:
     """Re-rank cosine candidates by LASER's ratio margin (lexsent.margin) against the collection.
 
