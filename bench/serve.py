@@ -142,17 +142,54 @@ def infinity_server(threads: int, logs: Path) -> Iterator[str]:
 Engine = Callable[[int], AbstractAsyncContextManager[Send]]
 
 
+class KeepAlive:
+    """A minimal HTTP/1.1 keep-alive connection: the load generator must cost far less CPU than the
+    servers it measures (httpx costs about as much per request as a server), or it skews the result."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, base: str) -> KeepAlive:
+        url = httpx.URL(base)
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        return cls(reader, writer, f"{url.host}:{url.port}")
+
+    async def post(self, path: str, body: bytes) -> bytes:
+        head = f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-type: application/json\r\n"
+        self.writer.write(f"{head}content-length: {len(body)}\r\n\r\n".encode() + body)
+        headers = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        status = int(headers.split(" ", 2)[1])
+        length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        payload = await self.reader.readexactly(length)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
+        return payload
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 def http_engine(base: str, path: str, model: str) -> Engine:
     @asynccontextmanager
     async def open_(concurrency: int) -> AsyncIterator[Send]:
-        limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
+        pool: asyncio.Queue[KeepAlive] = asyncio.Queue()
+        for _ in range(concurrency):
+            pool.put_nowait(await KeepAlive.open(base))
 
-            async def send(text: str) -> None:
-                body = {"input": [text], "model": model, "encoding_format": "base64"}
-                (await http.post(path, json=body)).raise_for_status()
+        async def send(text: str) -> None:
+            body = json.dumps({"input": [text], "model": model, "encoding_format": "base64"}).encode()
+            connection = await pool.get()
+            try:
+                await connection.post(path, body)
+            finally:
+                pool.put_nowait(connection)
 
+        try:
             yield send
+        finally:
+            while not pool.empty():
+                pool.get_nowait().close()
 
     return open_
 

@@ -8,8 +8,10 @@ environment; the environment wins over the default.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import types
 import typing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,16 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> N
     parser.add_argument(flag, **options)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (uvicorn[standard] brings it): cheaper HTTP handling; grpc.aio runs on it too."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from server.settings import ServerSettings
 
@@ -74,8 +86,6 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     settings = settings_from(args)
     from server import logs
 
@@ -100,5 +110,6 @@ def run(args: argparse.Namespace) -> int:
     async def serve() -> None:  # the gRPC server must be built inside the running loop
         await Runner(Service(settings, models)).serve()
 
-    asyncio.run(serve())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve())
     return 0
