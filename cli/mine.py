@@ -10,7 +10,6 @@ import argparse
 from typing import Any
 
 DEFAULT_MODEL = "models/distill-bilstm"
-FALLBACK_THRESHOLD = 1.06
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -25,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--threshold",
         type=float,
         default=None,
-        help=f"minimum score (default: the model's tuned mining threshold, else {FALLBACK_THRESHOLD})",
+        help="minimum score (default: the model's tuned mining threshold, else 1.06 margin / 0.6 cosine)",
     )
     parser.add_argument("--scoring", choices=[s.value for s in Scoring], default=Scoring.MARGIN.value)
     parser.add_argument("--strategy", choices=[s.value for s in MiningStrategy], default=MiningStrategy.MAX.value)
@@ -52,20 +51,19 @@ def _run(args: argparse.Namespace) -> int:
     import sys
 
     import lexsent
-    from lexsent.margin import MiningStrategy, Scoring, mine
+    from lexsent.margin import MiningStrategy, Scoring, default_threshold, mine
 
     source, target = _lines(args.source), _lines(args.target)
     encoder = lexsent.load(args.model, threads=args.threads)
-    threshold = args.threshold
-    if threshold is None:
-        threshold = encoder.manifest.evaluation.get("mining.threshold_margin", FALLBACK_THRESHOLD)
+    scoring = Scoring(args.scoring)
+    threshold = default_threshold(scoring, encoder.manifest.evaluation) if args.threshold is None else args.threshold
     pairs = mine(
         encoder.encode(source),
         encoder.encode(target),
         k=args.k,
         threshold=threshold,
         strategy=MiningStrategy(args.strategy),
-        scoring=Scoring(args.scoring),
+        scoring=scoring,
     )
     rows = "".join(f"{p.score:.4f}\t{p.source}\t{p.target}\t{source[p.source]}\t{target[p.target]}\n" for p in pairs)
     if args.out:

@@ -24,6 +24,8 @@ from lexsent.errors import InvalidInputError
 
 Matrix = npt.NDArray[np.float32]
 DEFAULT_K = 4
+# Used when a model carries no tuned threshold (`mining.threshold_<scoring>` in its manifest evaluation).
+FALLBACK_THRESHOLDS = {"cosine": 0.6, "margin": 1.06}
 
 
 class Scoring(StrEnum):
@@ -45,6 +47,11 @@ class MiningStrategy(StrEnum):
     BACKWARD = "backward"
     INTERSECT = "intersect"
     MAX = "max"
+
+
+def default_threshold(scoring: Scoring, evaluation: dict[str, float]) -> float:
+    """The model's F1-tuned mining threshold (recorded by `lexsent eval --task mining`), else a fallback."""
+    return float(evaluation.get(f"mining.threshold_{scoring.value}", FALLBACK_THRESHOLDS[scoring.value]))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from server.collections import CollectionsService
 from server.core import Core
 from server.embeddings import EmbeddingsService
+from server.mining import MiningService
 from server.models import ModelRegistry
 from server.settings import ServerSettings
 
@@ -26,6 +27,7 @@ class Service:
         self.settings = settings
         self.embeddings = EmbeddingsService(self.core, models)
         self.collections = CollectionsService(self.core, self.embeddings, settings.data_dir / "collections")
+        self.mining = MiningService(self.core, self.embeddings)
 
     def start(self) -> None:
         """Start the batch workers and turn ready."""

@@ -12,11 +12,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server.grpc import collections, embeddings
+from server.grpc import collections, embeddings, mining
 from server.lifecycle import State
 from server.service import Service
 
-SERVICER_MODULES: tuple[ModuleType, ...] = (embeddings, collections)
+SERVICER_MODULES: tuple[ModuleType, ...] = (embeddings, collections, mining)
 
 
 class GrpcServer:

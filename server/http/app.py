@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import lexsent
-from server.http import collections, embeddings, health
+from server.http import collections, embeddings, health, mining
 from server.http.middleware import RequestContext
 from server.http.openapi import Components, document
 from server.service import Service
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, embeddings, collections)
+ROUTE_MODULES: tuple[ModuleType, ...] = (health, embeddings, collections, mining)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -108,6 +108,7 @@ def mining(encoder: Encoder, args: argparse.Namespace) -> Scores:
     return {
         "f1_cosine": float(np.mean([r[0].f1 for r in own])),
         "f1_margin": float(np.mean([r[1].f1 for r in own])),
+        "threshold_cosine": float(np.mean([r[0].threshold for r in own])),
         "threshold_margin": float(np.mean([r[1].threshold for r in own])),
     }
 

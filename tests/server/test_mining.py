@@ -1,0 +1,70 @@
+"""`POST /v1/mine` and `lexsent.v1.Mining/Mine` on a real server: planted pairs, transport parity, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+import lexsent
+from lexsent.margin import mine
+from server.proto_gen import mining_pb2 as pb
+from server.proto_gen import mining_pb2_grpc as pb_grpc
+from tests.cli.test_mine import DISTRACTORS_A, DISTRACTORS_B, PARAPHRASES, SENTENCES
+from tests.server.harness import Running, running_server
+
+SOURCE = SENTENCES[:8] + DISTRACTORS_A
+TARGET = DISTRACTORS_B + PARAPHRASES[7::-1]  # reversed, so position != index
+GOLD = {(i, len(DISTRACTORS_B) + 7 - i) for i in range(8)}
+
+
+@pytest.fixture(scope="module")
+def server(default_bundle: Path) -> Iterator[Running]:
+    with running_server([default_bundle]) as running:
+        yield running
+
+
+def test_http_mine_finds_planted_pairs_like_the_library(server: Running, default_bundle: Path) -> None:
+    response = httpx.post(f"{server.http_url}/v1/mine", json={"source": SOURCE, "target": TARGET, "threshold": 1.1})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    found = {(p["source"], p["target"]) for p in body["pairs"]}
+    assert len(found & GOLD) >= 7 and len(found - GOLD) <= 1
+    assert body["threshold"] == pytest.approx(1.1) and body["model"] == lexsent.load(default_bundle).name
+    encoder = lexsent.load(default_bundle, threads=1)
+    expected = mine(encoder.encode(SOURCE), encoder.encode(TARGET), threshold=1.1)
+    assert [(p.source, p.target) for p in expected] == [(p["source"], p["target"]) for p in body["pairs"]]
+
+
+def test_grpc_mine_matches_http(server: Running) -> None:
+    stub = pb_grpc.MiningStub(grpc.insecure_channel(server.grpc_target))
+    reply = stub.Mine(pb.MineRequest(source=SOURCE, target=TARGET, threshold=1.1, k=4))
+    http = httpx.post(f"{server.http_url}/v1/mine", json={"source": SOURCE, "target": TARGET, "threshold": 1.1}).json()
+    assert [(p.source, p.target) for p in reply.pairs] == [(p["source"], p["target"]) for p in http["pairs"]]
+    assert [p.score for p in reply.pairs] == pytest.approx([p["score"] for p in http["pairs"]], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"source": [], "target": ["a"]}, 422),
+        ({"source": ["a"], "target": ["b"], "k": 0}, 422),
+        ({"source": ["a"], "target": ["b"], "scoring": "dot"}, 422),
+        ({"source": ["a"], "target": ["b"], "model": "nope"}, 404),
+        ({"source": "a", "target": ["b"]}, 422),
+    ],
+)
+def test_http_mine_rejects_bad_requests(server: Running, body: dict[str, object], status: int) -> None:
+    response = httpx.post(f"{server.http_url}/v1/mine", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["message"]
+
+
+def test_grpc_mine_empty_side_is_invalid_argument(server: Running) -> None:
+    stub = pb_grpc.MiningStub(grpc.insecure_channel(server.grpc_target))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Mine(pb.MineRequest(source=[], target=["a"]))
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
