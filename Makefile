@@ -47,10 +47,16 @@ proto: install
 bench: install
 	$(BIN)/python -m bench.encode
 
+# data -> MLM from scratch -> raw MLM bundle (the "before") -> MirrorBERT sentence + word bundles in models/;
+# then `lexsent serve --models-dir models` serves all three (docs/training.md).
 demo-train: install
-	$(BIN)/lexsent data build
-	$(BIN)/lexsent train mlm
-	$(BIN)/lexsent train mirror
+	$(BIN)/lexsent data build --out data
+	$(BIN)/lexsent train mlm --data-dir data --run-dir runs/mlm --out runs/mlm/model
+	$(BIN)/lexsent export runs/mlm/model --out models/mlm-raw --name mlm-raw --max-length 64
+	$(BIN)/lexsent eval models/mlm-raw --task definition_example --task paraphrase --record manifest
+	$(BIN)/lexsent train mirror --model runs/mlm/model --mode sentence --name mirror-sentence
+	$(BIN)/lexsent train mirror --model runs/mlm/model --mode word --name mirror-word
+	@echo "serve them: $(BIN)/lexsent serve --models-dir models"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -62,9 +62,7 @@ def paraphrase_pairs(cfg: BuildConfig) -> list[dict[str, object]]:
             for b in variants[i + 1 :]:
                 if _content(a) != _content(b):
                     votes[(a, b)].add(lang)
-    pairs = [
-        {"a": a, "b": b, "pivots": sorted(ls)} for (a, b), ls in votes.items() if len(ls) >= cfg.min_pivots
-    ]
+    pairs = [{"a": a, "b": b, "pivots": sorted(ls)} for (a, b), ls in votes.items() if len(ls) >= cfg.min_pivots]
     return sorted(pairs, key=lambda p: item_hash(str(p["a"]) + "\x00" + str(p["b"])))
 
 
@@ -116,9 +114,7 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
     def_ex = def_ex[: cfg.max_eval_items]
 
     # --- words: hashed split over single-word lemmas
-    words = sorted(
-        {lemma.lower() for s in synsets.values() for lemma in s.lemmas if _WORD.match(lemma.lower())}
-    )
+    words = sorted({lemma.lower() for s in synsets.values() for lemma in s.lemmas if _WORD.match(lemma.lower())})
     eval_words = {w for w in words if is_eval(w, cfg.word_eval, cfg.salt)}
     train_words = [w for w in words if w not in eval_words]
     guard.add(eval_words)
@@ -128,9 +124,7 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
         for w in members:
             synonyms[w] |= members - {w}
     syn_rows = [
-        {"word": w, "synonyms": sorted(v)}
-        for w, v in sorted(synonyms.items(), key=lambda x: item_hash(x[0]))
-        if v
+        {"word": w, "synonyms": sorted(v)} for w, v in sorted(synonyms.items(), key=lambda x: item_hash(x[0])) if v
     ][: cfg.max_eval_items]
 
     # --- word similarity: half random noun pairs, half pairs sharing a close hypernym
@@ -150,9 +144,7 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
         else:
             a, b = rng.sample(rng.choice(clusters), 2)
         sim_pairs.add((min(a, b), max(a, b)))
-    sim_rows = [
-        {"a": a, "b": b, "score": round(wup.word_similarity(a, b) or 0.0, 6)} for a, b in sorted(sim_pairs)
-    ]
+    sim_rows = [{"a": a, "b": b, "score": round(wup.word_similarity(a, b) or 0.0, 6)} for a, b in sorted(sim_pairs)]
 
     # --- training side, with the guard applied (an identical text on both sides stays out of training)
     train_sentences = [

@@ -7,9 +7,7 @@ from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "build", help="English sentences, WordNet glosses/examples/words + eval splits"
-    )
+    parser = subparsers.add_parser("build", help="English sentences, WordNet glosses/examples/words + eval splits")
     parser.add_argument("--out", default="data", help="data directory (default: ./data)")
     parser.add_argument("--salt", default="lexsent-v1", help="split salt; changing it changes every split")
     parser.set_defaults(func=_run)

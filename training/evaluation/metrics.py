@@ -26,9 +26,7 @@ class Retrieval:
     mrr: float
 
 
-def first_relevant_ranks(
-    scores: Matrix, relevant: Sequence[set[int]], exclude: Sequence[int | None]
-) -> list[int]:
+def first_relevant_ranks(scores: Matrix, relevant: Sequence[set[int]], exclude: Sequence[int | None]) -> list[int]:
     """1-based rank of the best-ranked relevant candidate per query row (excluded column ignored)."""
     ranks = []
     for i, row in enumerate(scores):
@@ -50,9 +48,7 @@ def retrieval(
 ) -> Retrieval:
     scores = l2_normalise(queries) @ l2_normalise(candidates).T
     ranks = first_relevant_ranks(scores, relevant, exclude or [None] * len(relevant))
-    return Retrieval(
-        p_at_1=float(np.mean([r == 1 for r in ranks])), mrr=float(np.mean([1.0 / r for r in ranks]))
-    )
+    return Retrieval(p_at_1=float(np.mean([r == 1 for r in ranks])), mrr=float(np.mean([1.0 / r for r in ranks])))
 
 
 def average_ranks(values: Sequence[float]) -> npt.NDArray[np.float64]:

@@ -17,21 +17,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--run-dir", default=None, help="default: runs/mirror-<mode>")
     parser.add_argument("--name", default=None, help="bundle name; default: mirror-<mode>")
-    parser.add_argument(
-        "--models-dir", default="models", help="the bundle is exported to <models-dir>/<name>"
-    )
+    parser.add_argument("--models-dir", default="models", help="the bundle is exported to <models-dir>/<name>")
     parser.add_argument("--items", type=int, default=10000, help="training items sampled from the corpus")
     parser.add_argument("--epochs", type=int, default=None, help="default: 1 (sentence) / 2 (word)")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--lr", type=float, default=2e-5)
-    parser.add_argument(
-        "--temperature", type=float, default=None, help="default: 0.04 (sentence) / 0.2 (word)"
-    )
+    parser.add_argument("--temperature", type=float, default=None, help="default: 0.04 (sentence) / 0.2 (word)")
     parser.add_argument("--span", type=int, default=5, help="random span masking length k on one view")
     parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument(
-        "--drophead", type=float, default=0.0, help="probability of dropping an attention head"
-    )
+    parser.add_argument("--drophead", type=float, default=0.0, help="probability of dropping an attention head")
     parser.add_argument("--pooling", choices=("cls", "mean"), default="mean")
     parser.add_argument("--max-length", type=int, default=None, help="default: 64 (sentence) / 16 (word)")
     parser.add_argument("--seed", type=int, default=13)

@@ -36,9 +36,7 @@ def load_backbone(path: Path, dropout: float) -> torch.nn.Module:
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout"):
         if hasattr(config, name):
             setattr(config, name, dropout)
-    return AutoModel.from_pretrained(
-        str(path), config=config, local_files_only=True, attn_implementation="eager"
-    )
+    return AutoModel.from_pretrained(str(path), config=config, local_files_only=True, attn_implementation="eager")
 
 
 def pool(hidden: torch.Tensor, attention: torch.Tensor, mode: PoolingMode) -> torch.Tensor:
@@ -58,9 +56,7 @@ class DropHead:
     def __init__(self, model: torch.nn.Module, p: float, heads: int, gen: torch.Generator) -> None:
         self.p, self.heads, self.gen = p, heads, gen
         self.handles = [
-            m.register_forward_hook(self._hook)
-            for m in model.modules()
-            if type(m).__name__.endswith("SelfAttention")
+            m.register_forward_hook(self._hook) for m in model.modules() if type(m).__name__.endswith("SelfAttention")
         ]
 
     def _hook(self, module: torch.nn.Module, inputs: Any, output: Any) -> Any:
@@ -69,9 +65,7 @@ class DropHead:
         context = output[0] if isinstance(output, tuple) else output
         batch, length, width = context.shape
         keep = (torch.rand((batch, 1, self.heads, 1), generator=self.gen) >= self.p).to(context)
-        scaled = (context.view(batch, length, self.heads, width // self.heads) * keep / (1 - self.p)).view_as(
-            context
-        )
+        scaled = (context.view(batch, length, self.heads, width // self.heads) * keep / (1 - self.p)).view_as(context)
         return (scaled, *output[1:]) if isinstance(output, tuple) else scaled
 
     def remove(self) -> None:

@@ -115,18 +115,17 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
     backbone = load_backbone(source, cfg.dropout)
     model = MirrorModel(backbone, PoolingMode(cfg.pooling)).to(device).train()
     gen = generator_for(cfg.seed + 1)
-    drophead = (
-        DropHead(backbone, cfg.drophead, backbone.config.num_attention_heads, gen) if cfg.drophead else None
-    )
-    encoded = tokenizer(items, truncation=True, max_length=cfg.max_length)["input_ids"]
+    drophead = DropHead(backbone, cfg.drophead, backbone.config.num_attention_heads, gen) if cfg.drophead else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    started = time.perf_counter()  # throughput counts tokenisation too, as a sentence-transformers fit does
+    encoded = tokenizer(items, truncation=True, max_length=cfg.max_length)["input_ids"]
     run_dir = Path(str(cfg.run_dir))
     log = LossLog(run_dir)
     log.path.unlink(missing_ok=True)
     per_epoch = len(encoded) // cfg.batch_size or 1
     total = per_epoch * int(cfg.epochs or 1)
     bar = progress(total, 0, f"mirror ({cfg.mode})", cfg.progress)
-    step, started = 0, time.perf_counter()
+    step = 0
     for epoch in range(int(cfg.epochs or 1)):
         order = torch.randperm(len(encoded), generator=generator_for(cfg.seed * 1000 + epoch)).tolist()
         for b in range(per_epoch):
@@ -165,14 +164,16 @@ def train_mirror(cfg: MirrorConfig) -> Path:
     if cfg.export == "none":
         return model_dir
     from exporter.export import export_bundle
+    from exporter.source import read_source
     from training.evaluation.english import TASKS
     from training.evaluation.run import evaluate, record
 
     kind = "sentence" if cfg.mode == "sentence" else "lexical"
+    positions = read_source(model_dir).max_length or int(cfg.max_length or 64)
     bundle = export_bundle(
         model_dir, Path(cfg.models_dir) / str(cfg.name), pooling=cfg.pooling, normalize=True,
-        max_length=cfg.max_length if cfg.mode == "sentence" else None, name=cfg.name, kind=kind,
-        threads=cfg.threads or 2,
+        max_length=min(int(cfg.max_length or 64), positions) if cfg.mode == "sentence" else None,
+        name=cfg.name, kind=kind, threads=cfg.threads or 2,
     )  # fmt: skip
     eval_args = argparse.Namespace(task=None, data_dir=cfg.data_dir, threads=cfg.threads or 2)
     scores = evaluate(bundle, TASKS, eval_args)

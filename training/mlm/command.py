@@ -12,6 +12,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--run-dir", default="runs/mlm", help="checkpoints, loss log and plot")
     parser.add_argument("--out", default="runs/mlm/model", help="final Hugging Face model directory")
     parser.add_argument("--masking", choices=("token", "whole-word", "span"), default="whole-word")
+    parser.add_argument("--tokenizer", default=None, help="reuse this tokenizer.json (default: train WordPiece)")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=256)
@@ -19,9 +20,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument(
-        "--steps", type=int, default=2000, help="optimizer steps (sized for <= 30 min on 2 idle cores)"
-    )
+    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps (sized for <= 30 min on 2 idle cores)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (checkpointed) after this long")
     parser.add_argument("--save-every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=13)

@@ -53,6 +53,7 @@ class MlmConfig:
     threads: int | None = None
     device: str = "auto"
     resume: str = "auto"
+    tokenizer: str | None = None  # reuse this tokenizer.json instead of training a vocabulary
     corpus_limit: int | None = None
     stop_at: int | None = None  # stop (checkpointed) at this step without finishing: used to test resume
     progress: bool = True
@@ -79,6 +80,10 @@ def _tokenizer(cfg: MlmConfig, lines: list[str], run_dir: Path) -> Tokenizer:
     path = run_dir / "tokenizer.json"
     if path.exists():  # a resumed run must keep the vocabulary its checkpoint was trained with
         return Tokenizer.from_file(str(path))
+    if cfg.tokenizer:
+        tokenizer = Tokenizer.from_file(cfg.tokenizer)
+        tokenizer.save(str(path))
+        return tokenizer
     tokenizer = train_wordpiece(lines, cfg.vocab_size)
     tokenizer.save(str(path))
     return tokenizer
@@ -172,9 +177,7 @@ def train_mlm(cfg: MlmConfig) -> Path | None:
     tokenizer = _tokenizer(cfg, lines, run_dir)
     tokenizer.enable_truncation(cfg.max_length)
     encodings = tokenizer.encode_batch(lines)
-    batches = Batches(
-        [e.ids for e in encodings], [e.word_ids for e in encodings], cfg.batch_size, cfg.seed * 1000
-    )
+    batches = Batches([e.ids for e in encodings], [e.word_ids for e in encodings], cfg.batch_size, cfg.seed * 1000)
 
     seed_everything(cfg.seed)
     model = _build_model(cfg, tokenizer.get_vocab_size()).to(device)

@@ -19,10 +19,13 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIALS), show_progress=False
-    )
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    # The trainer's id order varies between runs (hash-map iteration); sort it so equal vocabularies
+    # always get equal ids. Under frequency ties the chosen pieces can still differ, hence --tokenizer.
+    pieces = sorted(set(tokenizer.get_vocab()) - set(SPECIALS))
+    vocab = {piece: i for i, piece in enumerate([*SPECIALS, *pieces])}
+    tokenizer.model = models.WordPiece(vocab, unk_token="[UNK]")
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

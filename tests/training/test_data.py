@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.data.gettext_corpus import clean
+from training.data.splits import EvalGuard, LeakError, is_eval
+from training.data.wordnet import Synset, parse_line
+from training.data.wordnet_similarity import WuPalmer
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Could not open file %s: %s", "Could not open file"),
+        ("Deleting %(count)d files in {0}", "Deleting files in"),
+        ("_Open the <b>selected</b> &amp; recent files", "Open the selected & recent files"),
+        ("&Save all open documents", "Save all open documents"),
+        ("use --force to overwrite the file", "use to overwrite the file"),
+        ("%s", None),
+        ("OK", None),
+        ("Ошибка открытия файла данных", None),
+    ],
+)
+def test_clean_removes_placeholders_markup_and_accelerators(raw: str, expected: str | None) -> None:
+    assert clean(raw) == expected
+
+
+def test_split_is_deterministic_and_close_to_the_fraction() -> None:
+    keys = [f"item {i}" for i in range(4000)]
+    first = [is_eval(k, 0.1, "s") for k in keys]
+    assert first == [is_eval(k, 0.1, "s") for k in keys]
+    assert 0.08 < sum(first) / len(first) < 0.12
+    assert first != [is_eval(k, 0.1, "other") for k in keys]
+    assert is_eval("Open  File", 0.5, "s") == is_eval("open file", 0.5, "s")
+
+
+def test_guard_round_trips_and_refuses_eval_items(tmp_path: Path) -> None:
+    guard = EvalGuard(set())
+    guard.add(["A held-out sentence"])
+    guard.write(tmp_path)
+    loaded = EvalGuard.load(tmp_path)
+    loaded.check(["a training sentence"])
+    with pytest.raises(LeakError, match="HELD-OUT"):
+        loaded.check(["a  HELD-OUT sentence"])
+
+
+def test_parse_wordnet_data_line() -> None:
+    line = (
+        "02084071 05 n 03 dog 0 domestic_dog 0 Canis_familiaris 0 002 @ 02083346 n 0000 @i 01317541 n 0000 "
+        '| a member of the genus Canis; "the dog barked all night"; "a dog"'
+    )
+    synset = parse_line(line)
+    assert synset.key == "n02084071"
+    assert synset.lemmas == ["dog", "domestic dog", "Canis familiaris"]
+    assert synset.hypernyms == ["n02083346", "n01317541"]
+    assert synset.definition == "a member of the genus Canis"
+    assert synset.examples == ["the dog barked all night"]  # "a dog" is too short to be an example
+
+
+def test_wu_palmer_matches_hand_computation() -> None:
+    #        root
+    #       /    \
+    #   animal   thing
+    #   /    \
+    #  dog   cat
+    #  |
+    # puppy
+    def s(key: str, lemma: str, parents: list[str]) -> Synset:
+        return Synset(key, "n", [lemma], "", [], parents)
+
+    wn = WuPalmer({k: s(k, lemma, p) for k, lemma, p in [
+        ("r", "root", []), ("a", "animal", ["r"]), ("t", "thing", ["r"]),
+        ("d", "dog", ["a"]), ("c", "cat", ["a"]), ("p", "puppy", ["d"]),
+    ]})  # fmt: skip
+    assert wn.synset_similarity("d", "c") == pytest.approx(2 * 2 / (1 + 1 + 2 * 2))  # lcs animal, depth 2
+    assert wn.synset_similarity("p", "c") == pytest.approx(2 * 2 / (2 + 1 + 2 * 2))
+    assert wn.synset_similarity("p", "t") == pytest.approx(2 * 1 / (3 + 1 + 2 * 1))  # lcs root, depth 1
+    assert wn.word_similarity("dog", "dog") == 1.0
+    assert wn.word_similarity("dog", "unknown") is None

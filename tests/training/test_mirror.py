@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lexsent
+from lexsent.manifest import Manifest
+from training.mirror.encoder import PoolingMode, load_backbone
+from training.mirror.trainer import MirrorConfig, MirrorModel, train_mirror
+from training.progress import LossLog
+
+
+def _config(tiny_mlm: Path, toy_data: Path, tmp_path: Path, **overrides: object) -> MirrorConfig:
+    base = dict(model=str(tiny_mlm), data_dir=str(toy_data), run_dir=str(tmp_path / "run"),
+                models_dir=str(tmp_path / "models"), items=96, batch_size=32, lr=1e-3, threads=2, device="cpu",
+                progress=False, name="toy-mirror")  # fmt: skip
+    base.update(overrides)
+    return MirrorConfig(**base)  # type: ignore[arg-type]
+
+
+def test_mode_defaults_follow_the_paper() -> None:
+    sentence, word = MirrorConfig(mode="sentence"), MirrorConfig(mode="word")
+    assert (sentence.temperature, sentence.epochs, sentence.batch_size, sentence.lr) == (0.04, 1, 200, 2e-5)
+    assert (word.temperature, word.epochs, word.span, word.dropout) == (0.2, 2, 5, 0.1)
+    assert sentence.items == word.items == 10000
+
+
+def test_sentence_mirror_loss_falls_and_bundle_matches_torch(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
+    cfg = _config(tiny_mlm, toy_data, tmp_path, epochs=4, drophead=0.1)
+    bundle = train_mirror(cfg)
+    losses = [row["loss"] for row in LossLog(tmp_path / "run").read()]
+    assert len(losses) == 12
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+
+    manifest = Manifest.read(bundle)
+    assert manifest.kind.value == "sentence" and manifest.name == "toy-mirror"
+    assert set(manifest.evaluation) == {"definition_example.p_at_1", "definition_example.mrr",
+                                        "paraphrase.p_at_1", "paraphrase.mrr"}  # fmt: skip
+
+    texts = ["the red cat opens the file", "a quiet river", "the empty printer deletes the folder"]
+    onnx_vectors = lexsent.load(bundle, threads=1).encode(texts)
+    from transformers import AutoTokenizer
+
+    model_dir = tmp_path / "run" / "model"
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    model = MirrorModel(load_backbone(model_dir, 0.1), PoolingMode.MEAN).eval()
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch_vectors = torch.nn.functional.normalize(model(batch["input_ids"], batch["attention_mask"]), dim=-1)
+    np.testing.assert_allclose(onnx_vectors, torch_vectors.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_word_mode_exports_a_lexical_bundle(tiny_mlm: Path, toy_data: Path, tmp_path: Path, pooling: str) -> None:
+    cfg = _config(tiny_mlm, toy_data, tmp_path, mode="word", items=22, batch_size=11, pooling=pooling)
+    bundle = train_mirror(cfg)
+    manifest = Manifest.read(bundle)
+    assert manifest.kind.value == "lexical" and manifest.pooling.value == pooling
+    assert len(LossLog(tmp_path / "run").read()) == 4  # 2 epochs x 2 batches
+    assert -1.0 <= manifest.evaluation["word_similarity.spearman"] <= 1.0
+    assert 0.0 <= manifest.evaluation["synonyms.p_at_1"] <= 1.0

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.training.conftest import tiny_mlm_config
+from training.data.splits import LeakError, item_hash
+from training.mlm.trainer import train_mlm
+from training.progress import LossLog
+
+
+def _losses(run: Path) -> list[float]:
+    return [row["loss"] for row in LossLog(run).read()]
+
+
+def test_loss_falls_and_output_is_a_hf_model(tiny_mlm: Path) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    losses = _losses(tiny_mlm.parent)
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in tiny_mlm.iterdir()}
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_mlm), local_files_only=True)
+    model = AutoModel.from_pretrained(str(tiny_mlm), local_files_only=True)
+    batch = tokenizer(["the red cat opens the file"], return_tensors="pt")
+    assert model(**batch).last_hidden_state.shape[-1] == 32
+    assert (tiny_mlm.parent / "loss.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("masking", ["token", "span"])
+def test_resumed_run_reproduces_uninterrupted_run(toy_data: Path, tmp_path: Path, masking: str) -> None:
+    straight = tiny_mlm_config(toy_data, tmp_path / "straight", steps=12, save_every=4, masking=masking)
+    assert train_mlm(straight) is not None  # type: ignore[arg-type]
+    vocab = str(tmp_path / "straight" / "tokenizer.json")  # WordPiece training itself is not run-to-run stable
+    common = dict(steps=12, save_every=4, masking=masking, tokenizer=vocab)
+    interrupted = tiny_mlm_config(toy_data, tmp_path / "resumed", stop_at=6, **common)
+    assert train_mlm(interrupted) is None  # type: ignore[arg-type]
+    assert len(_losses(tmp_path / "resumed")) == 6
+    resumed = tiny_mlm_config(toy_data, tmp_path / "resumed", **common)
+    assert train_mlm(resumed) is not None  # type: ignore[arg-type]
+
+    assert _losses(tmp_path / "resumed") == _losses(tmp_path / "straight")
+    a = load_file(str(tmp_path / "straight" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_training_refuses_evaluation_items(toy_data: Path, tmp_path: Path) -> None:
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    for name in ("mlm_corpus.txt",):
+        (leaky / name).write_text((toy_data / name).read_text())
+    first = (toy_data / "mlm_corpus.txt").read_text().splitlines()[3]
+    (leaky / "eval_hashes.txt").write_text(item_hash(first.upper()) + "\n")
+    with pytest.raises(LeakError):
+        train_mlm(tiny_mlm_config(leaky, tmp_path / "run"))  # type: ignore[arg-type]
+    assert json.loads((tmp_path / "run" / "run_config.json").read_text())["vocab_size"] == 120
