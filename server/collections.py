@@ -11,6 +11,7 @@ index silently ruins search.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from lexsent.collections import (
 )
 from lexsent.collections.collection import MAX_BATCH
 from lexsent.encoder import Encoder, Vectors
-from lexsent.errors import InvalidInputError, NotFoundError
+from lexsent.errors import InvalidInputError, NotFoundError, UnavailableError
 from server.auth import Access, Operation
 from server.core import Core
 from server.embeddings import EmbeddingsService
@@ -43,6 +44,7 @@ GET = Operation("collections.get", Access.READ)
 LIST = Operation("collections.list", Access.READ)
 FETCH = Operation("collections.fetch", Access.READ)
 SEARCH = Operation("collections.search", Access.READ)
+log = logging.getLogger("lexsent.server")
 
 PointIdIn = StrictStr | StrictInt
 
@@ -110,7 +112,10 @@ class CollectionsService:
         so an embeddings-only server never takes the store's lock.
         """
         if self.root.is_dir():
-            _ = self.store
+            try:
+                _ = self.store
+            except UnavailableError as exc:  # another process owns the directory; embeddings still work
+                log.error("collections unavailable: %s", exc.message)
 
     @property
     def store(self) -> CollectionStore:

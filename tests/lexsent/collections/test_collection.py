@@ -12,7 +12,7 @@ from lexsent.collections import (
     Scoring,
     SearchOptions,
 )
-from lexsent.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from lexsent.errors import AlreadyExistsError, InvalidInputError, NotFoundError, UnavailableError
 from tests.lexsent.collections.conftest import clustered
 
 DIM = 16
@@ -172,3 +172,8 @@ def test_store_create_get_list_drop(store: CollectionStore) -> None:
     assert not (store.root / "a").exists()
     with pytest.raises(NotFoundError):
         store.drop("a")
+
+
+def test_one_process_owns_a_store(store: CollectionStore) -> None:
+    with pytest.raises(UnavailableError, match="already open in another process"):
+        CollectionStore(store.root)
