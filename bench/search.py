@@ -61,7 +61,10 @@ def synthetic(n: int, dim: int, seed: int, chunk: int = 50_000) -> Iterator[np.n
         m = min(chunk, n - start)
         labels = rng.integers(0, CLUSTERS, m)
         latent = rng.standard_normal((m, LATENT)).astype(np.float32)
-        offsets = np.einsum("nl,nld->nd", latent, bases[labels])
+        offsets = np.empty((m, dim), dtype=np.float32)
+        for cluster in np.unique(labels):  # per cluster: no [m, LATENT, dim] temporary
+            rows = labels == cluster
+            offsets[rows] = latent[rows] @ bases[cluster]
         noise = 0.05 * rng.standard_normal((m, dim)).astype(np.float32)
         yield (centres[labels] + offsets + noise).astype(np.float32)
 
@@ -110,40 +113,32 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth, strict=True)]))
 
 
-def ingest(coll: Collection, n: int, dim: int, batch: int) -> tuple[np.ndarray, float]:
-    """Upsert n synthetic points in durable batches; returns (all vectors, seconds)."""
-    parts: list[np.ndarray] = []
+def ingest(coll: Collection, vectors: np.ndarray, batch: int) -> float:
+    """Upsert the vectors in durable batches (ids = row numbers); returns the seconds spent in upsert."""
     elapsed = 0.0
-    done = 0
-    with tqdm(total=n, desc=f"ingest {coll.config.index}", unit="vec", leave=False) as bar:
-        for chunk in synthetic(n, dim, seed=1):
-            for start in range(0, chunk.shape[0], batch):
-                part = chunk[start : start + batch]
-                ids = list(range(done, done + part.shape[0]))
-                t0 = time.perf_counter()
-                coll.upsert(ids, part)
-                elapsed += time.perf_counter() - t0
-                done += part.shape[0]
-                bar.update(part.shape[0])
-            parts.append(chunk)
-    return np.concatenate(parts), elapsed
+    with tqdm(total=vectors.shape[0], desc=f"ingest {coll.config.index}", unit="vec", leave=False) as bar:
+        for start in range(0, vectors.shape[0], batch):
+            part = vectors[start : start + batch]
+            ids = list(range(start, start + part.shape[0]))
+            t0 = time.perf_counter()
+            coll.upsert(ids, part)
+            elapsed += time.perf_counter() - t0
+            bar.update(part.shape[0])
+    return elapsed
 
 
 def bench_kind(
-    kind: IndexKind, n: int, dim: int, queries: np.ndarray, truth: np.ndarray | None, args: argparse.Namespace
-) -> tuple[dict[str, Any], np.ndarray]:
+    kind: IndexKind, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, args: argparse.Namespace
+) -> dict[str, Any]:
     params = IndexParams()
+    n, dim = vectors.shape
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         store = CollectionStore(Path(tmp), snapshot_bytes=1 << 40)  # snapshots timed separately below
         coll = store.create(CollectionConfig("bench", dim, kind, Metric.COSINE, params=params))
         gc.collect()
         before = rss()
-        vectors, ingest_s = ingest(coll, n, dim, args.batch)
-        # RSS growth covers the collection only: the benchmark's own copy of the vectors is subtracted.
-        per_vector = (rss() - before - vectors.nbytes) / n
-        if truth is None:
-            truth = ground_truth(vectors, queries, args.k)
-        del vectors
+        ingest_s = ingest(coll, vectors, args.batch)
+        per_vector = (rss() - before) / n  # RSS growth: the collection's table, ids and index
         snapshot_s = timed(coll.snapshot)
         view = coll._view
         index = view.index
@@ -196,7 +191,7 @@ def bench_kind(
         }
         store.close(snapshot=False)
     gc.collect()
-    return row, truth
+    return row
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -233,9 +228,10 @@ def main() -> None:
     queries = next(synthetic(args.queries, args.dim, seed=2))
     rows: list[dict[str, Any]] = []
     for n in (int(s) for s in args.sizes.split(",")):
-        truth = None
+        vectors = np.concatenate(list(tqdm(synthetic(n, args.dim, seed=1), desc="generate", leave=False)))
+        truth = ground_truth(vectors, queries, args.k)
         for kind in (IndexKind(k) for k in args.kinds.split(",")):
-            row, truth = bench_kind(kind, n, args.dim, queries, truth, args)
+            row = bench_kind(kind, vectors, queries, truth, args)
             rows.append(row)
             print(json.dumps(row), flush=True)
         flat = next((r for r in rows if r["n"] == n and r["kind"] == "flat"), None)
