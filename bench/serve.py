@@ -131,7 +131,8 @@ def infinity_server(threads: int, logs: Path) -> Iterator[str]:
     port = free_port()
     command = [str(PEER), "v2", "--model-id", str(default_source()), "--served-model-name", "minilm"]
     command += ["--port", str(port), "--host", "127.0.0.1", "--engine", "torch", "--device", "cpu"]
-    command += ["--batch-size", "32"]
+    # Its default on-disk cache answers repeated texts without running the model: off, to measure serving.
+    command += ["--batch-size", "32", "--no-vector-disk-cache"]
     env = {**thread_env(threads), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
     env["INFINITY_ANONYMOUS_USAGE_STATS"] = "0"
     base = f"http://127.0.0.1:{port}"
@@ -236,15 +237,17 @@ async def measure(
     rates: dict[tuple[str, str, int], list[float]] = {}
     latencies: dict[tuple[str, str, int], list[float]] = {}
     reference: dict[str, list[float]] = {name: [] for name in encoders}
+    offset = 0  # every measurement gets texts no engine has seen before (none may answer from a cache)
     for c in args.concurrency:
         for r in range(args.rounds):
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
-                    rate, lat = await load(send, texts[r * per_round :], c, per_round)
+                    rate, lat = await load(send, texts[offset:] + texts[:offset], c, per_round)
                 rates.setdefault((engine, transport, c), []).append(rate)
                 latencies.setdefault((engine, transport, c), []).extend(lat)
+            offset = (offset + per_round + 8) % len(texts)
             print(f"  c={c} round {r + 1}/{args.rounds} done", flush=True)
     rows = [
         Row(

@@ -50,7 +50,14 @@ class Running:
 
 @contextmanager
 def running_server(models: list[Path], **options: Any) -> Iterator[Running]:
-    options.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="lexsent-test-")))  # collections lock it
+    with tempfile.TemporaryDirectory(prefix="lexsent-test-") as scratch:
+        options.setdefault("data_dir", Path(scratch))  # collections lock their directory: one per server
+        with _serve(models, options) as running:
+            yield running
+
+
+@contextmanager
+def _serve(models: list[Path], options: dict[str, Any]) -> Iterator[Running]:
     settings = ServerSettings(
         model=models, http_port=free_port(), grpc_port=free_port(), threads=2, drain_timeout=5, **options
     )
