@@ -41,5 +41,5 @@ VOLUME /data
 EXPOSE 8080 50051
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/health/ready', timeout=2)" || exit 1
+  CMD python -c "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health/ready' % os.environ.get('LEXSENT_HTTP_PORT', '8080'), timeout=2)" || exit 1
 CMD ["lexsent", "serve"]
