@@ -59,7 +59,7 @@ def test_openai_sdk_float_and_base64_match_lexsent_encode(
         check=True,
     )
     rows = [json.loads(line) for line in cli.stdout.splitlines()]
-    reference = np.array([next(v for k, v in r.items() if isinstance(v, list)) for r in rows], np.float32)
+    reference = np.array([r["embedding"] for r in rows], np.float32)
 
     assert as_float.shape == (3, 384)
     np.testing.assert_allclose(as_float, reference, atol=1e-6)
