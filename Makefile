@@ -12,9 +12,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # torch first and pinned, so no later resolver step can swap in a multi-GB CUDA build.
-$(VENV)/.stamp-all: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-all: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[serve,export,train,dev]' $(TORCH)
+	$(BIN)/pip install -q -e clients/python
 	touch $@
 
 # Debian data packages the training data and tests read (WordNet 3.0).

@@ -61,6 +61,9 @@ def model_info(manifest: Manifest, default: str) -> Any:
         languages=manifest.languages,
         fingerprint=manifest.fingerprint,
         is_default=manifest.name == default,
+        architecture=manifest.architecture,
+        parity=pb.Parity(**manifest.parity.model_dump()),
+        evaluation=manifest.evaluation,
     )
 
 

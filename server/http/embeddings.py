@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lexsent.manifest import Manifest
+from lexsent.manifest import Manifest, Parity
 from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, EncodingFormat
 from server.http.common import api_token, endpoint, read_json
 from server.http.openapi import Components, operation
@@ -52,6 +52,9 @@ class ModelCard(BaseModel):
     languages: list[str]
     fingerprint: str
     default: bool
+    architecture: str
+    parity: Parity
+    evaluation: dict[str, float]
 
 
 class ModelList(BaseModel):
@@ -85,6 +88,9 @@ def model_card(manifest: Manifest, default: str) -> dict[str, Any]:
         languages=manifest.languages,
         fingerprint=manifest.fingerprint,
         default=manifest.name == default,
+        architecture=manifest.architecture,
+        parity=manifest.parity,
+        evaluation=manifest.evaluation,
     ).model_dump()
 
 

@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blexsent/v1/embeddings.proto\x12\nlexsent.v1\"\x17\n\x05Texts\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x17\n\x08TokenIds\x12\x0b\n\x03ids\x18\x01 \x03(\x03\"4\n\x0cTokenIdsList\x12$\n\x06values\x18\x01 \x03(\x0b\x32\x14.lexsent.v1.TokenIds\"\xbe\x01\n\x0c\x45mbedRequest\x12\"\n\x05texts\x18\x01 \x01(\x0b\x32\x11.lexsent.v1.TextsH\x00\x12-\n\ttoken_ids\x18\x02 \x01(\x0b\x32\x18.lexsent.v1.TokenIdsListH\x00\x12\r\n\x05model\x18\x03 \x01(\t\x12\x12\n\ndimensions\x18\x04 \x01(\r\x12/\n\nlong_input\x18\x05 \x01(\x0e\x32\x1b.lexsent.v1.LongInputPolicyB\x07\n\x05input\">\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x0e\n\x06tokens\x18\x02 \x01(\r\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"4\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_tokens\x18\x02 \x01(\x04\"e\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.lexsent.v1.Embedding\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.lexsent.v1.Usage\"\x13\n\x11ListModelsRequest\"\xbc\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x12\n\nmax_length\x18\x04 \x01(\r\x12\x0f\n\x07pooling\x18\x05 \x01(\t\x12\x12\n\nnormalized\x18\x06 \x01(\x08\x12\x11\n\tprecision\x18\x07 \x01(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x13\n\x0b\x66ingerprint\x18\t \x01(\t\x12\x12\n\nis_default\x18\n \x01(\x08\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.lexsent.v1.ModelInfo*q\n\x0fLongInputPolicy\x12!\n\x1dLONG_INPUT_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLONG_INPUT_POLICY_TRUNCATE\x10\x01\x12\x1b\n\x17LONG_INPUT_POLICY_ERROR\x10\x02\x32\x97\x01\n\nEmbeddings\x12<\n\x05\x45mbed\x12\x18.lexsent.v1.EmbedRequest\x1a\x19.lexsent.v1.EmbedResponse\x12K\n\nListModels\x12\x1d.lexsent.v1.ListModelsRequest\x1a\x1e.lexsent.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blexsent/v1/embeddings.proto\x12\nlexsent.v1\"\x17\n\x05Texts\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x17\n\x08TokenIds\x12\x0b\n\x03ids\x18\x01 \x03(\x03\"4\n\x0cTokenIdsList\x12$\n\x06values\x18\x01 \x03(\x0b\x32\x14.lexsent.v1.TokenIds\"\xbe\x01\n\x0c\x45mbedRequest\x12\"\n\x05texts\x18\x01 \x01(\x0b\x32\x11.lexsent.v1.TextsH\x00\x12-\n\ttoken_ids\x18\x02 \x01(\x0b\x32\x18.lexsent.v1.TokenIdsListH\x00\x12\r\n\x05model\x18\x03 \x01(\t\x12\x12\n\ndimensions\x18\x04 \x01(\r\x12/\n\nlong_input\x18\x05 \x01(\x0e\x32\x1b.lexsent.v1.LongInputPolicyB\x07\n\x05input\">\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x0e\n\x06tokens\x18\x02 \x01(\r\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"4\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_tokens\x18\x02 \x01(\x04\"e\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.lexsent.v1.Embedding\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.lexsent.v1.Usage\"\x13\n\x11ListModelsRequest\"\xe4\x02\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x12\n\nmax_length\x18\x04 \x01(\r\x12\x0f\n\x07pooling\x18\x05 \x01(\t\x12\x12\n\nnormalized\x18\x06 \x01(\x08\x12\x11\n\tprecision\x18\x07 \x01(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x13\n\x0b\x66ingerprint\x18\t \x01(\t\x12\x12\n\nis_default\x18\n \x01(\x08\x12\x14\n\x0c\x61rchitecture\x18\x0b \x01(\t\x12\"\n\x06parity\x18\x0c \x01(\x0b\x32\x12.lexsent.v1.Parity\x12\x39\n\nevaluation\x18\r \x03(\x0b\x32%.lexsent.v1.ModelInfo.EvaluationEntry\x1a\x31\n\x0f\x45valuationEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"j\n\x06Parity\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0e\n\x06probes\x18\x02 \x01(\r\x12\x14\n\x0cmax_abs_diff\x18\x03 \x01(\x01\x12\x13\n\x0bmean_cosine\x18\x04 \x01(\x01\x12\x12\n\nmin_cosine\x18\x05 \x01(\x01\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.lexsent.v1.ModelInfo*q\n\x0fLongInputPolicy\x12!\n\x1dLONG_INPUT_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n\x1aLONG_INPUT_POLICY_TRUNCATE\x10\x01\x12\x1b\n\x17LONG_INPUT_POLICY_ERROR\x10\x02\x32\x97\x01\n\nEmbeddings\x12<\n\x05\x45mbed\x12\x18.lexsent.v1.EmbedRequest\x1a\x19.lexsent.v1.EmbedResponse\x12K\n\nListModels\x12\x1d.lexsent.v1.ListModelsRequest\x1a\x1e.lexsent.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lexsent.v1.embeddings_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LONGINPUTPOLICY']._serialized_start=834
-  _globals['_LONGINPUTPOLICY']._serialized_end=947
+  _globals['_MODELINFO_EVALUATIONENTRY']._loaded_options = None
+  _globals['_MODELINFO_EVALUATIONENTRY']._serialized_options = b'8\001'
+  _globals['_LONGINPUTPOLICY']._serialized_start=1110
+  _globals['_LONGINPUTPOLICY']._serialized_end=1223
   _globals['_TEXTS']._serialized_start=43
   _globals['_TEXTS']._serialized_end=66
   _globals['_TOKENIDS']._serialized_start=68
@@ -51,9 +53,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMODELSREQUEST']._serialized_start=561
   _globals['_LISTMODELSREQUEST']._serialized_end=580
   _globals['_MODELINFO']._serialized_start=583
-  _globals['_MODELINFO']._serialized_end=771
-  _globals['_LISTMODELSRESPONSE']._serialized_start=773
-  _globals['_LISTMODELSRESPONSE']._serialized_end=832
-  _globals['_EMBEDDINGS']._serialized_start=950
-  _globals['_EMBEDDINGS']._serialized_end=1101
+  _globals['_MODELINFO']._serialized_end=939
+  _globals['_MODELINFO_EVALUATIONENTRY']._serialized_start=890
+  _globals['_MODELINFO_EVALUATIONENTRY']._serialized_end=939
+  _globals['_PARITY']._serialized_start=941
+  _globals['_PARITY']._serialized_end=1047
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1049
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1108
+  _globals['_EMBEDDINGS']._serialized_start=1226
+  _globals['_EMBEDDINGS']._serialized_end=1377
 # @@protoc_insertion_point(module_scope)

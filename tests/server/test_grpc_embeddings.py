@@ -72,9 +72,14 @@ def test_errors_map_to_codes(
     assert info.value.code() == code and fragment in info.value.details()
 
 
-def test_list_models_health_and_reflection(stub: pb_grpc.EmbeddingsStub, tiny_server: Running) -> None:
+def test_list_models_health_and_reflection(
+    stub: pb_grpc.EmbeddingsStub, tiny_server: Running, tiny_bundle: Path
+) -> None:
     models = stub.ListModels(pb.ListModelsRequest()).models
     assert [(m.name, m.is_default, m.dim) for m in models] == [("tiny-bert", True, models[0].dim)]
+    manifest = lexsent.Bundle.open(tiny_bundle).manifest
+    assert models[0].parity.max_abs_diff == manifest.parity.max_abs_diff and models[0].parity.reference == "torch"
+    assert models[0].architecture == "bert" and dict(models[0].evaluation) == manifest.evaluation
     channel = grpc.insecure_channel(tiny_server.grpc_target)
     health = health_pb2_grpc.HealthStub(channel)
     for service in ("", "lexsent.v1.Embeddings"):

@@ -82,6 +82,8 @@ def test_model_routing_and_default(minilm_server: Running, minilm: lexsent.Encod
         (minilm.name, True, "fp32"),
         (int8_name, False, "int8"),
     ]
+    assert models[0]["parity"] == minilm.manifest.parity.model_dump() and models[0]["parity"]["reference"] == "torch"
+    assert models[1]["parity"]["reference"] == "fp32" and models[0]["architecture"] == "bert"
     missing = httpx.post(url, json={"input": "hello", "model": "gpt-4"})
     assert missing.status_code == 404 and "all-MiniLM-L6-v2" in missing.json()["error"]["message"]
 

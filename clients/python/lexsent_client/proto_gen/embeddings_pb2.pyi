@@ -82,7 +82,14 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "kind", "dim", "max_length", "pooling", "normalized", "precision", "languages", "fingerprint", "is_default")
+    __slots__ = ("name", "kind", "dim", "max_length", "pooling", "normalized", "precision", "languages", "fingerprint", "is_default", "architecture", "parity", "evaluation")
+    class EvaluationEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +100,9 @@ class ModelInfo(_message.Message):
     LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    PARITY_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     dim: int
@@ -103,7 +113,24 @@ class ModelInfo(_message.Message):
     languages: _containers.RepeatedScalarFieldContainer[str]
     fingerprint: str
     is_default: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., dim: _Optional[int] = ..., max_length: _Optional[int] = ..., pooling: _Optional[str] = ..., normalized: _Optional[bool] = ..., precision: _Optional[str] = ..., languages: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., is_default: _Optional[bool] = ...) -> None: ...
+    architecture: str
+    parity: Parity
+    evaluation: _containers.ScalarMap[str, float]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., dim: _Optional[int] = ..., max_length: _Optional[int] = ..., pooling: _Optional[str] = ..., normalized: _Optional[bool] = ..., precision: _Optional[str] = ..., languages: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., is_default: _Optional[bool] = ..., architecture: _Optional[str] = ..., parity: _Optional[_Union[Parity, _Mapping]] = ..., evaluation: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class Parity(_message.Message):
+    __slots__ = ("reference", "probes", "max_abs_diff", "mean_cosine", "min_cosine")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PROBES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ABS_DIFF_FIELD_NUMBER: _ClassVar[int]
+    MEAN_COSINE_FIELD_NUMBER: _ClassVar[int]
+    MIN_COSINE_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    probes: int
+    max_abs_diff: float
+    mean_cosine: float
+    min_cosine: float
+    def __init__(self, reference: _Optional[str] = ..., probes: _Optional[int] = ..., max_abs_diff: _Optional[float] = ..., mean_cosine: _Optional[float] = ..., min_cosine: _Optional[float] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
