@@ -57,7 +57,7 @@ def paraphrase_pairs(cfg: BuildConfig) -> list[dict[str, object]]:
             by_translation[(msg.lang, normalise_key(msg.msgstr))].add(english)
     votes: dict[tuple[str, str], set[str]] = defaultdict(set)
     for (lang, _), group in by_translation.items():
-        variants = sorted({normalise_key(g): g for g in group}.values())
+        variants = sorted({normalise_key(g): g for g in sorted(group)}.values())
         for i, a in enumerate(variants):
             for b in variants[i + 1 :]:
                 if _content(a) != _content(b):
@@ -75,6 +75,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 def _dedupe(texts: list[str]) -> list[str]:
+    """First spelling wins; callers pass texts in a content-defined order so the output is stable."""
     return list({normalise_key(t): t for t in texts}.values())
 
 
@@ -89,7 +90,7 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
     msgids = _dedupe(
         [
             c
-            for m in tqdm(set(gettext_corpus.english_msgids()), desc="msgids", mininterval=2)
+            for m in tqdm(sorted(set(gettext_corpus.english_msgids())), desc="msgids", mininterval=2)
             if (c := gettext_corpus.clean(m))
         ]
     )
@@ -116,7 +117,6 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
     # --- words: hashed split over single-word lemmas
     words = sorted({lemma.lower() for s in synsets.values() for lemma in s.lemmas if _WORD.match(lemma.lower())})
     eval_words = {w for w in words if is_eval(w, cfg.word_eval, cfg.salt)}
-    train_words = [w for w in words if w not in eval_words]
     guard.add(eval_words)
     synonyms: dict[str, set[str]] = defaultdict(set)
     for s in synsets.values():
@@ -136,7 +136,7 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
             for anc, dist in wup.ancestors(sense).items():
                 if 1 <= dist <= 2:
                     near[anc].add(w)
-    clusters = sorted((sorted(v) for v in near.values() if len(v) >= 2), key=lambda v: v[0])
+    clusters = sorted(sorted(v) for v in near.values() if len(v) >= 2)
     sim_pairs: set[tuple[str, str]] = set()
     while len(sim_pairs) < cfg.max_eval_items:
         if len(sim_pairs) % 2:
@@ -146,13 +146,13 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
         sim_pairs.add((min(a, b), max(a, b)))
     sim_rows = [{"a": a, "b": b, "score": round(wup.word_similarity(a, b) or 0.0, 6)} for a, b in sorted(sim_pairs)]
 
+    held_out = set(eval_msgids)
     # --- training side, with the guard applied (an identical text on both sides stays out of training)
     train_sentences = [
-        t
-        for t in _dedupe([t for t in msgids if t not in set(eval_msgids)] + wn_train)
-        if item_hash(t) not in guard.hashes
+        t for t in _dedupe([t for t in msgids if t not in held_out] + wn_train) if item_hash(t) not in guard.hashes
     ]
     rng.shuffle(train_sentences)
+    train_words = [w for w in words if item_hash(w) not in guard.hashes]
     _write_lines(out / "mlm_corpus.txt", train_sentences)
     _write_lines(out / "sentences.train.txt", train_sentences)
     _write_lines(out / "words.train.txt", train_words)
