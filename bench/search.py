@@ -189,9 +189,28 @@ def bench_kind(
             if kind is not IndexKind.FLAT
             else {},
         }
+        if kind is IndexKind.HNSW:
+            row["ef_sweep"] = ef_sweep(coll, queries, truth, args)
         store.close(snapshot=False)
     gc.collect()
     return row
+
+
+def ef_sweep(coll: Collection, queries: np.ndarray, truth: np.ndarray, args: argparse.Namespace) -> list[Any]:
+    """Recall@k and batched QPS through the collection for each per-query efSearch in --ef-sweep."""
+    points = []
+    for ef in (int(v) for v in args.ef_sweep.split(",") if v):
+        options = SearchOptions(ef_search=ef)
+        hits: list[list[Any]] = []
+
+        def run(o: SearchOptions = options, out: list[list[Any]] = hits) -> None:
+            out[:] = coll.search(queries, args.k, options=o)
+
+        seconds = timed(run, 2)
+        found = np.array([[hit.id for hit in row] for row in hits])
+        points.append({"ef_search": ef, "recall@10": recall(found, truth), "qps_batched": len(queries) / seconds})
+        print(json.dumps({"ef_sweep": points[-1]}), flush=True)
+    return points
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -221,6 +240,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="points per durable upsert")
     parser.add_argument("--kinds", default="flat,ivf,hnsw")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ef-sweep", default="32,64,128,256", help="hnsw efSearch values to sweep")
     parser.add_argument("--workdir", default=None, help="where collections are written (default: tmp)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search.json"))
     args = parser.parse_args()
