@@ -23,9 +23,7 @@ def _modules() -> list[ModuleType]:
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser("eval", help="evaluate a bundle on held-out retrieval/similarity tasks")
     parser.add_argument("bundle", help="bundle directory (or 'default' for the packaged MiniLM)")
-    parser.add_argument(
-        "--task", action="append", default=None, help="task name (repeatable); default: by kind"
-    )
+    parser.add_argument("--task", action="append", default=None, help="task name (repeatable); default: by kind")
     parser.add_argument("--data-dir", default="data", help="corpora built by `lexsent data build`")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
@@ -34,9 +32,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default="none",
         help="manifest: also write the scores into the bundle's lexsent.json evaluation",
     )
-    parser.add_argument(
-        "--json", dest="json_out", default=None, help="also write the scores to this JSON file"
-    )
+    parser.add_argument("--json", dest="json_out", default=None, help="also write the scores to this JSON file")
     for module in _modules():
         add = getattr(module, "add_arguments", None)
         if add is not None:
