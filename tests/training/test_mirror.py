@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import lexsent
@@ -53,6 +54,7 @@ def test_sentence_mirror_loss_falls_and_bundle_matches_torch(tiny_mlm: Path, toy
     np.testing.assert_allclose(onnx_vectors, torch_vectors.numpy(), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_word_mode_exports_a_lexical_bundle(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
     pooling = "cls"
     cfg = _config(tiny_mlm, toy_data, tmp_path, mode="word", items=22, batch_size=11, pooling=pooling)
