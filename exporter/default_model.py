@@ -32,9 +32,7 @@ def default_source() -> Path:
 
 
 def source_key(source: Path) -> str:
-    files = sorted(
-        p for p in source.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".txt"}
-    )
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".txt"})
     digest = hashlib.sha256(fingerprint_files(*files).encode())
     digest.update(lexsent.__version__.encode())
     return digest.hexdigest()[:16]

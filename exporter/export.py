@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -27,6 +23,7 @@ from exporter.head import EmbeddingHead
 from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32, require_int8
 from exporter.probes import probe_batches
 from exporter.source import read_source
+from exporter.staging import publish, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
 from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Parity, Pooling, Precision
@@ -43,29 +40,6 @@ class Quantization(StrEnum):
 def int8_path(out: Path) -> Path:
     """Where the int8 bundle of `out` goes: `DIR-int8` beside it."""
     return out.with_name(out.name + "-int8")
-
-
-@contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Swap the finished staging directory in as `out`; the old bundle goes only once the new one exists."""
-    final = staging.with_name(staging.name + ".done")
-    staging.rename(final)
-    if out.exists():
-        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(retired)
-        final.rename(out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        final.rename(out)
 
 
 def _copy_tokenizer(backbone: Path, source: Path, target: Path) -> None:
@@ -129,16 +103,14 @@ def export_bundle(
     backbone = _load_backbone(source.backbone_path)
     inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _uses_token_types(backbone) else [])
     head = EmbeddingHead(backbone, chosen_pooling, chosen_normalize, "token_type_ids" in inputs).eval()
-    with _staging(out) as staging:
+    with staging_dir(out) as staging:
         _copy_tokenizer(source.backbone_path, source.path, staging / TOKENIZER_FILE)
         tokenizer = TextTokenizer(staging / TOKENIZER_FILE, length)
         batches = probe_batches(tokenizer)
         raw = staging / "raw.onnx"
         export_onnx(head, pad_batch(batches[0], tokenizer.pad_id), inputs, raw)
         config = backbone.config
-        fusions = optimize(
-            raw, staging / MODEL_FILE, source.model_type, config.num_attention_heads, config.hidden_size
-        )
+        fusions = optimize(raw, staging / MODEL_FILE, source.model_type, config.num_attention_heads, config.hidden_size)
         raw.unlink()
         fp32_runner = onnx_runner(staging / MODEL_FILE, threads)
         parity = measure(_torch_runner(head), fp32_runner, batches, tokenizer.pad_id, "torch")
@@ -164,7 +136,7 @@ def export_bundle(
         if quantize:
             _export_int8(staging, out, manifest, batches, tokenizer.pad_id, threads)
         manifest.write(staging)
-        _publish(staging, out)
+        publish(staging, out)
     log.info("exported %s (parity max abs diff %.2e)", out, parity.max_abs_diff)
     return out
 
@@ -178,7 +150,7 @@ def _export_int8(
     threads: int,
 ) -> Parity:
     target = int8_path(out)
-    with _staging(target) as staging:
+    with staging_dir(target) as staging:
         quantize_int8(fp32_dir / MODEL_FILE, staging / MODEL_FILE)
         shutil.copyfile(fp32_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         parity = measure(
@@ -198,5 +170,5 @@ def _export_int8(
             }
         )
         manifest.write(staging)
-        _publish(staging, target)
+        publish(staging, target)
     return parity

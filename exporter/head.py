@@ -25,9 +25,7 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Te
 class EmbeddingHead(nn.Module):
     """Wraps a Hugging Face encoder so its forward returns the pooled (and normalised) embedding."""
 
-    def __init__(
-        self, backbone: nn.Module, pooling: Pooling, normalize: bool, uses_token_types: bool
-    ) -> None:
+    def __init__(self, backbone: nn.Module, pooling: Pooling, normalize: bool, uses_token_types: bool) -> None:
         super().__init__()
         self.backbone = backbone
         self.pooling = pooling

@@ -60,9 +60,7 @@ def _sentence_transformers_config(path: Path) -> tuple[Path, Pooling | None, boo
             config = _read_json(sub / "config.json")
             chosen = [mode for key, mode in _ST_POOLING_KEYS.items() if config.get(key)]
             if len(chosen) != 1:
-                raise ExportError(
-                    f"{sub}: exactly one of mean/cls/max pooling is supported, config has {chosen}"
-                )
+                raise ExportError(f"{sub}: exactly one of mean/cls/max pooling is supported, config has {chosen}")
             pooling = chosen[0]
         elif kind.endswith("Normalize"):
             normalize = True

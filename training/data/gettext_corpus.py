@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 LOCALE_ROOT = Path("/usr/share/locale")
 
 _PRINTF = re.compile(
@@ -58,12 +60,25 @@ def clean(text: str) -> str | None:
     return text
 
 
-def _catalogue(path: Path) -> dict[object, str]:
-    with path.open("rb") as handle:
-        try:
-            return gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined,no-any-return]
-        except (OSError, UnicodeDecodeError, ValueError, LookupError):
-            return {}
+def read_catalog(path: Path) -> Iterator[tuple[str, str]]:
+    """Raw (msgid, msgstr) pairs of one .mo file: context stripped, plural forms as their singular.
+
+    Shared by the English corpus and the multilingual parallel corpus, so both read catalogues alike.
+    """
+    try:
+        with path.open("rb") as handle:
+            catalog: dict[object, str] = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
+    except (OSError, UnicodeDecodeError, LookupError, ValueError) as exc:
+        tqdm.write(f"skipping {path}: {exc}")
+        return
+    for key, value in catalog.items():
+        if isinstance(key, tuple):
+            if key[1] != 0:
+                continue
+            key = key[0]
+        if not isinstance(key, str) or not key or not isinstance(value, str) or not value:
+            continue
+        yield key.split("\x04", 1)[-1], value
 
 
 def messages(langs: set[str] | None = None, root: Path = LOCALE_ROOT) -> Iterator[Message]:
@@ -72,12 +87,8 @@ def messages(langs: set[str] | None = None, root: Path = LOCALE_ROOT) -> Iterato
         lang = path.parent.parent.name
         if langs is not None and lang not in langs:
             continue
-        for key, value in _catalogue(path).items():
-            msgid = key[0] if isinstance(key, tuple) else key
-            if not isinstance(msgid, str) or not msgid or not isinstance(value, str):
-                continue
-            msgid = msgid.split("\x04", 1)[-1]
-            yield Message(lang, path.stem, msgid, value)
+        for msgid, msgstr in read_catalog(path):
+            yield Message(lang, path.stem, msgid, msgstr)
 
 
 def english_msgids(root: Path = LOCALE_ROOT) -> Iterator[str]:
@@ -87,7 +98,5 @@ def english_msgids(root: Path = LOCALE_ROOT) -> Iterator[str]:
         if path.stem in seen:
             continue
         seen.add(path.stem)
-        for key in _catalogue(path):
-            msgid = key[0] if isinstance(key, tuple) else key
-            if isinstance(msgid, str) and msgid:
-                yield msgid.split("\x04", 1)[-1]
+        for msgid, _ in read_catalog(path):
+            yield msgid

@@ -9,7 +9,6 @@ seen in training under any language.
 
 from __future__ import annotations
 
-import gettext
 import hashlib
 import html
 import json
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
+
+from training.data.gettext_corpus import read_catalog
 
 DEFAULT_LANGUAGES = ("de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "pl", "tr", "uk", "ar")
 LOCALE_ROOT = Path("/usr/share/locale")
@@ -109,24 +110,6 @@ def _segments(msgid: str, msgstr: str) -> Iterator[tuple[str, str]]:
         yield from zip(src, tgt, strict=True)
     elif len(src) == 1 or len(tgt) == 1:
         yield " ".join(src), " ".join(tgt)
-
-
-def read_catalog(path: Path) -> Iterator[tuple[str, str]]:
-    """Raw (msgid, msgstr) pairs of one .mo file: context stripped, plural forms as their singular."""
-    try:
-        with path.open("rb") as handle:
-            catalog: dict[object, str] = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-    except (OSError, UnicodeDecodeError, LookupError) as exc:
-        tqdm.write(f"skipping {path}: {exc}")
-        return
-    for key, value in catalog.items():
-        if isinstance(key, tuple):
-            if key[1] != 0:
-                continue
-            key = key[0]
-        if not isinstance(key, str) or not key or not value:
-            continue
-        yield key.split("\x04", 1)[-1], value
 
 
 def catalog_files(locale_root: Path, language: str) -> list[Path]:

@@ -18,9 +18,9 @@ import onnx
 import torch
 
 import lexsent
-from exporter.export import _publish, _staging
 from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32
 from exporter.probes import probe_batches
+from exporter.staging import publish, staging_dir
 from lexsent.fingerprint import fingerprint_files
 from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
 from lexsent.padding import pad_batch
@@ -62,7 +62,7 @@ def export_encoder(
     torch.set_num_threads(threads)
     encoder, saved = load_encoder(checkpoint)
     model = PooledEncoder(encoder).eval()
-    with _staging(out) as staging:
+    with staging_dir(out) as staging:
         shutil.copyfile(checkpoint.parent / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         tokenizer = TextTokenizer(staging / TOKENIZER_FILE, max_length)
         batches = probe_batches(tokenizer)
@@ -103,5 +103,5 @@ def export_encoder(
             extra={"encoder": encoder.config.to_dict(), **saved.get("extra", {})},
         )
         manifest.write(staging)
-        _publish(staging, out)
+        publish(staging, out)
     return out

@@ -1,0 +1,38 @@
+"""Build a bundle in a staging directory beside its target and swap it in only when it is complete.
+
+Every bundle writer (the exporter, the multilingual exporter) goes through here, so a failed or
+interrupted export never leaves a half-written or unverified bundle where a server would load it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def staging_dir(out: Path) -> Iterator[Path]:
+    """A fresh hidden directory beside `out` (same filesystem, so publishing is a rename); removed on exit."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Swap the finished staging directory in as `out`; the old bundle goes only once the new one exists."""
+    final = staging.with_name(staging.name + ".done")
+    staging.rename(final)
+    if out.exists():
+        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(retired)
+        final.rename(out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        final.rename(out)
