@@ -38,7 +38,7 @@ test-slow: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check lexsent server exporter training cli
+	$(BIN)/ruff format --check lexsent server exporter training cli bench tests
 	$(BIN)/mypy
 
 # Stubs for every proto/lexsent/v1/*.proto into server/proto_gen and the client's proto_gen.

@@ -75,9 +75,7 @@ def flops_per_text(config: dict[str, int], tokens: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--short", type=int, default=1024, help="number of short inputs")
@@ -116,8 +114,7 @@ def main() -> None:
     print(f"threads={args.threads} batch={BATCH} rounds={args.rounds} (median texts/s)")
     header = ("inputs", "n", "tokens", "sent-tr", "fp32", "int8", "fp32×", "int8×", "fp32 %peak")
     print(
-        f"{header[0]:<7}"
-        + "".join(f"{h:>{w}}" for h, w in zip(header[1:], (6, 8, 10, 10, 10, 8, 8, 12), strict=True))
+        f"{header[0]:<7}" + "".join(f"{h:>{w}}" for h, w in zip(header[1:], (6, 8, 10, 10, 10, 8, 8, 12), strict=True))
     )
     report: dict[str, object] = {"matmul_gflops": peak, "int8_cosine_mean": float(cosine.mean())}
     for name, texts in sets.items():
@@ -136,9 +133,7 @@ def main() -> None:
             "int8_ratio": r["lexsent-int8"] / base,
             "fp32_fraction_of_peak": achieved / peak,
         }
-    print(
-        f"fp32 matmul peak: {peak:.1f} GFLOP/s, {args.threads} threads (torch.mm 1024³, best of {len(peaks)})"
-    )
+    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s, {args.threads} threads (torch.mm 1024³, best of {len(peaks)})")
     print(f"int8 cosine to fp32 on short inputs: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -54,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _emit(encoder: Encoder, texts: list[str]) -> None:
     result = encoder.embed(texts)
-    for text, vector, count, cut in zip(
-        texts, result.vectors, result.token_counts, result.truncated, strict=True
-    ):
+    for text, vector, count, cut in zip(texts, result.vectors, result.token_counts, result.truncated, strict=True):
         record = {
             "text": text,
             "model": encoder.name,

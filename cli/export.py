@@ -10,17 +10,11 @@ from lexsent.manifest import ModelKind, Pooling
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "export", help="export a Hugging Face / sentence-transformers directory to a bundle"
-    )
+    parser = sub.add_parser("export", help="export a Hugging Face / sentence-transformers directory to a bundle")
     parser.add_argument("src", type=Path, help="local model directory")
     parser.add_argument("--out", type=Path, required=True, help="bundle directory to write")
-    parser.add_argument(
-        "--pooling", choices=[p.value for p in Pooling], help="default: the model's, else mean"
-    )
-    parser.add_argument(
-        "--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise"
-    )
+    parser.add_argument("--pooling", choices=[p.value for p in Pooling], help="default: the model's, else mean")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise")
     parser.add_argument("--max-length", type=int, help="max tokens per input (default: the model's)")
     parser.add_argument("--name", help="model name served as `model` (default: the --out directory name)")
     parser.add_argument("--kind", choices=[k.value for k in ModelKind], default=ModelKind.SENTENCE.value)
@@ -47,7 +41,5 @@ def run(args: argparse.Namespace) -> int:
     written = [out, int8_path(out)] if args.quantize else [out]
     for path in written:
         manifest = Manifest.read(path)
-        print(
-            json.dumps({"bundle": str(path), "name": manifest.name, "parity": manifest.parity.model_dump()})
-        )
+        print(json.dumps({"bundle": str(path), "name": manifest.name, "parity": manifest.parity.model_dump()}))
     return 0

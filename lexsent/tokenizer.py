@@ -46,9 +46,7 @@ def _load(path: Path) -> Tokenizer:
 class TextTokenizer:
     """Turns strings into :class:`Tokenized`, enforcing the long-input policy."""
 
-    def __init__(
-        self, path: Path, max_length: int, policy: LongInputPolicy = LongInputPolicy.TRUNCATE
-    ) -> None:
+    def __init__(self, path: Path, max_length: int, policy: LongInputPolicy = LongInputPolicy.TRUNCATE) -> None:
         self._tok = _load(path)
         self._tok.enable_truncation(max_length=max_length)
         self._full = _load(path)
@@ -89,9 +87,7 @@ class TextTokenizer:
             out.append(Tokenized(ids=list(enc.ids), type_ids=list(enc.type_ids), truncated=truncated))
         return out
 
-    def from_ids(
-        self, batches: Sequence[Sequence[int]], policy: LongInputPolicy | None = None
-    ) -> list[Tokenized]:
+    def from_ids(self, batches: Sequence[Sequence[int]], policy: LongInputPolicy | None = None) -> list[Tokenized]:
         """Accept pre-tokenised input (OpenAI's token-id form), checked against the vocabulary."""
         policy = LongInputPolicy(policy) if policy else self.policy
         if not batches:

@@ -57,9 +57,7 @@ def test_encode_bad_bundle_is_clear(tmp_path: Path) -> None:
 
 def test_export_cli_with_int8(tmp_path: Path) -> None:
     src = make_tiny_model("distilbert", tmp_path / "src")
-    done = _lexsent(
-        "export", str(src), "--out", str(tmp_path / "d"), "--pooling", "cls", "--quantize", "int8"
-    )
+    done = _lexsent("export", str(src), "--out", str(tmp_path / "d"), "--pooling", "cls", "--quantize", "int8")
     assert done.returncode == 0, done.stderr
     reports = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["name"] for r in reports] == ["d", "d-int8"]

@@ -70,9 +70,7 @@ def test_int8_bundle_beside_fp32(tmp_path: Path) -> None:
     assert cos.min() > 0.95
 
 
-def test_failed_parity_writes_nothing_and_says_by_how_much(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_parity_writes_nothing_and_says_by_how_much(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = make_tiny_model("bert", tmp_path / "src")
     monkeypatch.setattr(parity, "FP32_MAX_ABS_DIFF", 0.0)
     with pytest.raises(ExportError, match=r"max abs diff .* exceeds 0e\+00 by"):

@@ -44,9 +44,7 @@ def test_long_input_truncate_flags_it(encoder: lexsent.Encoder) -> None:
 
 
 def test_long_input_error_policy(encoder: lexsent.Encoder) -> None:
-    with pytest.raises(
-        InputTooLongError, match=r"input\[1\] has \d+ tokens but the model's max_length is 64"
-    ):
+    with pytest.raises(InputTooLongError, match=r"input\[1\] has \d+ tokens but the model's max_length is 64"):
         encoder.encode(["fine", LONG], LongInputPolicy.ERROR)
     strict = lexsent.load(encoder.bundle.path, long_input=LongInputPolicy.ERROR)
     with pytest.raises(InputTooLongError):
