@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from training.progress import LossLog
+from training.runtime import capture_rng, restore_rng
 
 _NAME = re.compile(r"^step-(\d+)\.pt$")
 
@@ -53,3 +57,45 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     state: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
     return state
+
+
+@dataclass
+class TrainingState:
+    """What a run restores to continue exactly: model, optimizer, scheduler, RNGs and extra generators.
+
+    One implementation for every trainer (MLM, LASER, distillation), so resume semantics cannot drift.
+    """
+
+    run_dir: Path
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generators: dict[str, torch.Generator] = field(default_factory=dict)
+
+    def resume(self, enabled: bool, log: LossLog) -> int:
+        """Load the latest checkpoint (cutting the loss log back to it) or start afresh; returns the step."""
+        checkpoint = latest_checkpoint(self.run_dir) if enabled else None
+        if checkpoint is None:
+            log.path.unlink(missing_ok=True)
+            return 0
+        state = load_checkpoint(checkpoint, next(self.model.parameters()).device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        for name, generator in self.generators.items():
+            generator.set_state(state[name].cpu())
+        restore_rng(state["rng"])
+        step = int(state["step"])
+        log.truncate_after(step)
+        return step
+
+    def save(self, step: int) -> Path:
+        state: dict[str, Any] = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": capture_rng(),
+            "step": step,
+        }
+        state.update({name: generator.get_state() for name, generator in self.generators.items()})
+        return save_checkpoint(self.run_dir, step, state)

@@ -17,17 +17,15 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
-from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoint import TrainingState
 from training.data.splits import EvalGuard
 from training.mlm.masking import IGNORE, Masking, mask_batch
 from training.mlm.vocab import SPECIALS, save_hf_tokenizer, train_wordpiece
 from training.plot import plot_loss
 from training.progress import LossLog, progress
 from training.runtime import (
-    capture_rng,
     choose_device,
     generator_for,
-    restore_rng,
     seed_everything,
     set_threads,
 )
@@ -185,30 +183,11 @@ def train_mlm(cfg: MlmConfig) -> Path | None:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(cfg.steps))
     mask_gen = generator_for(cfg.seed + 1)
     log = LossLog(run_dir)
-    step = 0
-    checkpoint = latest_checkpoint(run_dir) if cfg.resume == "auto" else None
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        mask_gen.set_state(state["mask_gen"])
-        restore_rng(state["rng"])
-        step = int(state["step"])
-        log.truncate_after(step)
-    elif log.path.exists():
-        log.path.unlink()
+    state = TrainingState(run_dir, model, optimizer, scheduler, {"mask_gen": mask_gen})
+    step = state.resume(cfg.resume == "auto", log)
 
     def save() -> None:
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "mask_gen": mask_gen.get_state(),
-            "rng": capture_rng(),
-            "step": step,
-        }
-        save_checkpoint(run_dir, step, state)
+        state.save(step)
 
     mask_id, special = tokenizer.token_to_id("[MASK]"), len(SPECIALS)
     deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes else None

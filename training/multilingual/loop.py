@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
-from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoint import TrainingState
 from training.plot import plot_loss
 from training.progress import LossLog, progress
-from training.runtime import capture_rng, restore_rng
 
 
 class Resume(StrEnum):
@@ -63,28 +62,11 @@ def train_loop(
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg))
     log = LossLog(run_dir)
-    step = 0
-    checkpoint = latest_checkpoint(run_dir) if cfg.resume is Resume.AUTO else None
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint, next(model.parameters()).device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        restore_rng(state["rng"])
-        step = int(state["step"])
-        log.truncate_after(step)
-    elif log.path.exists():
-        log.path.unlink()
+    state = TrainingState(run_dir, model, optimizer, scheduler)
+    step = state.resume(cfg.resume is Resume.AUTO, log)
 
     def save() -> None:
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": capture_rng(),
-            "step": step,
-        }
-        save_checkpoint(run_dir, step, state)
+        state.save(step)
 
     deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes else None
     model.train()
