@@ -116,16 +116,7 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
         wanted = targets[torch.tensor([target_row[i] for i in picked], device=device)]
         return nn.functional.mse_loss(predicted, wanted)
 
-    loop = LoopConfig(
-        cfg.steps,
-        cfg.lr,
-        cfg.save_every,
-        min(100, cfg.steps // 10 + 1),
-        cfg.max_minutes,
-        cfg.stop_at,
-        cfg.resume,
-        cfg.show_progress,
-    )
+    loop = LoopConfig.of(cfg)
     outcome = train_loop(student, batch_loss, run_dir, loop, f"distill ({len(sources)} sentences)")
     path = run_dir / CHECKPOINT_FILE
     saved = {

@@ -148,16 +148,7 @@ def train_laser(cfg: LaserConfig) -> tuple[Path, Outcome]:
             logits.reshape(-1, logits.shape[-1]), tgt.to(device).reshape(-1), ignore_index=pad
         )
 
-    loop = LoopConfig(
-        cfg.steps,
-        cfg.lr,
-        cfg.save_every,
-        min(100, cfg.steps // 10 + 1),
-        cfg.max_minutes,
-        cfg.stop_at,
-        cfg.resume,
-        cfg.show_progress,
-    )
+    loop = LoopConfig.of(cfg)
     outcome = train_loop(model, batch_loss, run_dir, loop, f"laser ({len(pairs.source)} pairs)")
     path = run_dir / CHECKPOINT_FILE
     torch.save(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -40,6 +41,33 @@ class LoopConfig:
     stop_at: int | None = None
     resume: Resume = Resume.AUTO
     show_progress: bool = True
+
+    @classmethod
+    def of(cls, run: RunOptions) -> LoopConfig:
+        """The loop settings of a trainer's options; warm-up is a tenth of the run, at most 100 steps."""
+        warmup = min(100, run.steps // 10 + 1)
+        return cls(
+            run.steps, run.lr, run.save_every, warmup, run.max_minutes, run.stop_at, run.resume, run.show_progress
+        )
+
+
+class RunOptions(Protocol):
+    """What every trainer's options (LASER, distillation) carry for the shared loop."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def save_every(self) -> int: ...
+    @property
+    def max_minutes(self) -> float | None: ...
+    @property
+    def stop_at(self) -> int | None: ...
+    @property
+    def resume(self) -> Resume: ...
+    @property
+    def show_progress(self) -> bool: ...
 
 
 def _schedule(cfg: LoopConfig) -> Callable[[int], float]:
