@@ -26,7 +26,7 @@ from exporter.source import read_source
 from exporter.staging import publish, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
-from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Parity, Pooling, Precision
+from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
 from lexsent.padding import pad_batch
 from lexsent.tokenizer import TextTokenizer, Tokenized
 
@@ -148,7 +148,7 @@ def _export_int8(
     batches: list[list[Tokenized]],
     pad_id: int,
     threads: int,
-) -> Parity:
+) -> None:
     target = int8_path(out)
     with staging_dir(target) as staging:
         quantize_int8(fp32_dir / MODEL_FILE, staging / MODEL_FILE)
@@ -171,4 +171,3 @@ def _export_int8(
         )
         manifest.write(staging)
         publish(staging, target)
-    return parity
