@@ -3,7 +3,8 @@
 The teacher (any exported bundle, by default the English MiniLM model) embeds each English sentence
 once; the student is trained with MSE to map the English sentence *and* each of its translations onto
 that vector. The student then inherits the teacher's geometry for English and aligns every other
-language to it. The student here is the BiLSTM encoder with a linear projection to the teacher's size.
+language to it. The student is the BiLSTM encoder with a linear projection to the teacher's size, or a pre-trained
+transformer of the teacher's width (`transformer_student`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from training.mirror.encoder import resolve_source
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
 from training.multilingual.examples import batch_indices, encode, load_rows, shared_tokenizer
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
+from training.multilingual.transformer_student import BILSTM, TransformerStudent, student_tokenizer
 from training.multilingual.vocab import VocabKind, special_ids
 from training.runtime import choose_device, seed_everything, set_threads
 
 CHECKPOINT_FILE = "encoder.pt"
+STUDENT_DIR = "student"  # a transformer student's Hugging Face directory
 TEACHER_CACHE = "teacher.npy"
 
 
@@ -33,6 +37,7 @@ class DistillConfig:
     data_dir: str = "data/parallel"
     run_dir: str = "runs/distill"
     teacher: str | None = None
+    student: str = BILSTM  # or a Hugging Face encoder directory / "default" (the packaged MiniLM)
     languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     vocab: VocabKind = VocabKind.BPE
     vocab_size: int = 8000
@@ -83,15 +88,14 @@ def teacher_vectors(teacher: Path, sentences: list[str], run_dir: Path, threads:
 
 
 def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
-    """Train (or resume) the student; writes `<run_dir>/encoder.pt` and the loss plot."""
+    """Train (or resume) the student; returns its checkpoint (`encoder.pt` for the BiLSTM, a Hugging Face
+    directory for a transformer student) and writes the loss plot."""
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     rows = load_rows(Path(cfg.data_dir), cfg.languages, cfg.max_rows)
-    tok = shared_tokenizer(run_dir, rows, cfg.vocab, cfg.vocab_size, Path(cfg.tokenizer) if cfg.tokenizer else None)
-    pad, _, _ = special_ids(tok)
     teacher = teacher_path(cfg)
     targets = torch.from_numpy(teacher_vectors(teacher, [en for en, _ in rows], run_dir, cfg.threads))
     texts: list[str] = []
@@ -100,24 +104,41 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
         for sentence in [english, *(s for group in translations.values() for s in group)]:
             texts.append(sentence)
             target_row.append(row)
-    sources = encode(tok, texts, cfg.max_tokens)
 
-    seed_everything(cfg.seed)
-    enc_cfg = EncoderConfig(
-        tok.get_vocab_size(), pad, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.dropout, projection=targets.shape[1]
-    )
-    student = BiLstmEncoder(enc_cfg).to(device)
+    student: nn.Module
+    if cfg.student == BILSTM:
+        tok = shared_tokenizer(run_dir, rows, cfg.vocab, cfg.vocab_size, Path(cfg.tokenizer) if cfg.tokenizer else None)
+        pad, _, _ = special_ids(tok)
+        seed_everything(cfg.seed)
+        enc_cfg = EncoderConfig(
+            tok.get_vocab_size(), pad, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.dropout, projection=targets.shape[1]
+        )
+        student = BiLstmEncoder(enc_cfg).to(device)
+    else:
+        source = resolve_source(cfg.student)
+        tok, pad = student_tokenizer(source)
+        seed_everything(cfg.seed)
+        student = TransformerStudent(source, cfg.dropout).to(device)
+        if student.dim != targets.shape[1]:
+            raise ValueError(
+                f"student {source} embeds in {student.dim} dimensions, the teacher in {targets.shape[1]}: "
+                "pick a student of the teacher's width"
+            )
+    sources = encode(tok, texts, cfg.max_tokens)
     targets = targets.to(device)
 
     def batch_loss(step: int) -> torch.Tensor:
         picked = batch_indices(len(sources), cfg.batch_size, step, cfg.seed)
         ids, mask = sources.batch(picked, pad)
-        _, predicted = student(ids.to(device), mask.to(device))
+        output = student(ids.to(device), mask.to(device))
+        predicted = output if isinstance(student, TransformerStudent) else output[1]
         wanted = targets[torch.tensor([target_row[i] for i in picked], device=device)]
         return nn.functional.mse_loss(predicted, wanted)
 
     loop = LoopConfig.of(cfg)
-    outcome = train_loop(student, batch_loss, run_dir, loop, f"distill ({len(sources)} sentences)")
+    outcome = train_loop(student, batch_loss, run_dir, loop, f"distill {cfg.student} ({len(sources)} sentences)")
+    if isinstance(student, TransformerStudent):
+        return student.save(run_dir / STUDENT_DIR), outcome
     path = run_dir / CHECKPOINT_FILE
     saved = {
         "config": enc_cfg.to_dict(),

@@ -88,3 +88,68 @@ def test_distill_student_learns_the_teacher_space(parallel_dir: Path, tiny_bundl
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     bundle = export_encoder(path, tmp_path / "student", name="student")
     assert lexsent.load(bundle).dim == lexsent.load(tiny_bundle).dim
+
+
+def _transformer_cfg(parallel_dir: Path, tiny_bundle: Path, run: Path, **overrides: object) -> DistillConfig:
+    base = dict(
+        data_dir=str(parallel_dir),
+        run_dir=str(run),
+        teacher=str(tiny_bundle),
+        student=str(tiny_bundle.parent / "src"),  # the teacher's own backbone, as with the packaged MiniLM
+        languages=["de", "fr"],
+        batch_size=8,
+        lr=3e-3,
+        steps=30,
+        save_every=10,
+        max_rows=None,
+        threads=1,
+        device="cpu",
+        show_progress=False,
+    )
+    base.update(overrides)
+    return DistillConfig(**base)  # type: ignore[arg-type]
+
+
+def test_transformer_student_learns_exports_and_resumes(parallel_dir: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    path, outcome = train_distill(_transformer_cfg(parallel_dir, tiny_bundle, tmp_path / "run"))
+    assert outcome is Outcome.FINISHED and (path / "config.json").exists() and (path / "tokenizer.json").exists()
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "loss.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+    from exporter.export import export_bundle
+    from training.multilingual.transformer_student import TransformerStudent, student_tokenizer
+
+    bundle = export_bundle(
+        path, tmp_path / "student", name="student", kind="multilingual", languages=["en", "de", "fr"]
+    )
+    encoder = lexsent.load(bundle, threads=1)
+    assert encoder.manifest.kind is ModelKind.MULTILINGUAL and encoder.manifest.parity.max_abs_diff <= 1e-4
+    texts = ["öffne die Datei", "close the printer"]
+    tok, _ = student_tokenizer(path)
+    student = TransformerStudent(path, dropout=0.0).eval()
+    with torch.no_grad():
+        for text, vector in zip(texts, encoder.encode(texts), strict=True):
+            ids = torch.tensor([tok.encode(text).ids])
+            np.testing.assert_allclose(vector, student(ids, torch.ones_like(ids))[0].numpy(), atol=1e-4)
+
+    stopped = _transformer_cfg(parallel_dir, tiny_bundle, tmp_path / "resumed", stop_at=10)
+    assert train_distill(stopped)[1] is Outcome.STOPPED
+    resumed, _ = train_distill(_transformer_cfg(parallel_dir, tiny_bundle, tmp_path / "resumed"))
+    a = _weights(path)
+    b = _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(directory / "model.safetensors"))
+
+
+def test_transformer_student_must_match_the_teacher_width(
+    parallel_dir: Path, tiny_bundle: Path, default_bundle: Path, tmp_path: Path
+) -> None:
+    cfg = _transformer_cfg(parallel_dir, default_bundle, tmp_path / "run")
+    cfg.student = str(tiny_bundle.parent / "src")
+    with pytest.raises(ValueError, match="teacher's width"):
+        train_distill(cfg)
