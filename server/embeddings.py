@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -22,6 +22,10 @@ from server.auth import Access, Operation
 from server.batcher import Batcher
 from server.core import Core
 from server.models import ModelRegistry
+
+# Requests up to this many characters are tokenised on the event loop: that takes tens of microseconds,
+# less than the hop to a worker thread and back, which is most of a short request's serving overhead.
+INLINE_TOKENIZE_CHARS = 2048
 
 EMBED = Operation("embeddings.embed", Access.READ)
 LIST_MODELS = Operation("embeddings.list_models", Access.READ)
@@ -56,6 +60,23 @@ class EmbedResult:
     @property
     def prompt_tokens(self) -> int:
         return sum(self.token_counts)
+
+
+def model_fields(manifest: Manifest) -> dict[str, Any]:
+    """The manifest fields both transports list per model (each adds its own name/default keys)."""
+    return {
+        "kind": manifest.kind.value,
+        "dim": manifest.dim,
+        "max_length": manifest.max_length,
+        "pooling": manifest.pooling.value,
+        "normalized": manifest.normalized,
+        "precision": manifest.precision.value,
+        "languages": manifest.languages,
+        "fingerprint": manifest.fingerprint,
+        "architecture": manifest.architecture,
+        "parity": manifest.parity.model_dump(),
+        "evaluation": manifest.evaluation,
+    }
 
 
 def shorten(vectors: Vectors, dimensions: int | None) -> Vectors:
@@ -101,7 +122,10 @@ class EmbeddingsService:
 
     async def _embed(self, request: EmbedRequest) -> EmbedResult:
         encoder = self.models.get(request.model)
-        tokens = await asyncio.to_thread(self._tokenize, encoder, request)
+        if _input_size(request.input) <= INLINE_TOKENIZE_CHARS:
+            tokens = self._tokenize(encoder, request)
+        else:
+            tokens = await asyncio.to_thread(self._tokenize, encoder, request)
         vectors = await self.batchers[encoder.name].run(tokens)
         counts = [len(t) for t in tokens]
         truncated = [t.truncated for t in tokens]
@@ -128,6 +152,13 @@ class EmbeddingsService:
             return encoder.tokenize(texts, request.long_input)
         except UnicodeError as exc:  # lone surrogates cannot be encoded to UTF-8 for the tokenizer
             raise InvalidInputError(f"input is not valid Unicode text: {exc}") from None
+
+
+def _input_size(raw: str | list[str] | list[int] | list[list[int]]) -> int:
+    """Characters (or token ids) in a request: what tokenising it costs, roughly."""
+    if isinstance(raw, str):
+        return len(raw)
+    return sum(len(item) if isinstance(item, (str, list)) else 1 for item in raw)
 
 
 def _split_input(raw: str | list[str] | list[int] | list[list[int]]) -> tuple[list[str], list[list[int]]]:

@@ -8,7 +8,7 @@ import grpc
 
 from lexsent.manifest import Manifest
 from lexsent.tokenizer import LongInputPolicy
-from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult
+from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, model_fields
 from server.grpc.common import api_token, rpc
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
@@ -50,21 +50,9 @@ def to_response(result: EmbedResult) -> Any:
 
 
 def model_info(manifest: Manifest, default: str) -> Any:
-    return pb.ModelInfo(
-        name=manifest.name,
-        kind=manifest.kind.value,
-        dim=manifest.dim,
-        max_length=manifest.max_length,
-        pooling=manifest.pooling.value,
-        normalized=manifest.normalized,
-        precision=manifest.precision.value,
-        languages=manifest.languages,
-        fingerprint=manifest.fingerprint,
-        is_default=manifest.name == default,
-        architecture=manifest.architecture,
-        parity=pb.Parity(**manifest.parity.model_dump()),
-        evaluation=manifest.evaluation,
-    )
+    fields = model_fields(manifest)
+    parity = pb.Parity(**fields.pop("parity"))
+    return pb.ModelInfo(name=manifest.name, is_default=manifest.name == default, parity=parity, **fields)
 
 
 class EmbeddingsServicer(pb_grpc.EmbeddingsServicer):

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lexsent.manifest import Manifest, Parity
-from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, EncodingFormat
+from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, EncodingFormat, model_fields
 from server.http.common import api_token, endpoint, read_json
 from server.http.openapi import Components, operation
 from server.service import Service
@@ -77,21 +77,7 @@ def embeddings_body(result: EmbedResult, encoding: EncodingFormat) -> dict[str, 
 
 
 def model_card(manifest: Manifest, default: str) -> dict[str, Any]:
-    return ModelCard(
-        id=manifest.name,
-        kind=manifest.kind.value,
-        dim=manifest.dim,
-        max_length=manifest.max_length,
-        pooling=manifest.pooling.value,
-        normalized=manifest.normalized,
-        precision=manifest.precision.value,
-        languages=manifest.languages,
-        fingerprint=manifest.fingerprint,
-        default=manifest.name == default,
-        architecture=manifest.architecture,
-        parity=manifest.parity,
-        evaluation=manifest.evaluation,
-    ).model_dump()
+    return ModelCard(id=manifest.name, default=manifest.name == default, **model_fields(manifest)).model_dump()
 
 
 def routes(service: Service) -> list[BaseRoute]:
