@@ -77,7 +77,13 @@ class TextTokenizer:
         items = self.validate(texts)
         policy = LongInputPolicy(policy) if policy else self.policy
         out: list[Tokenized] = []
-        for i, enc in enumerate(self._tok.encode_batch(items, add_special_tokens=True)):
+        # One input: `encode` stays on the calling thread. `encode_batch` hands even a single item to the
+        # tokenizers' rayon pool, whose waking, spinning workers compete with onnxruntime for the cores.
+        if len(items) == 1:
+            encodings = [self._tok.encode(items[0], add_special_tokens=True)]
+        else:
+            encodings = self._tok.encode_batch(items, add_special_tokens=True)
+        for i, enc in enumerate(encodings):
             truncated = bool(enc.overflowing)
             if truncated and policy is LongInputPolicy.ERROR:
                 raise InputTooLongError(
