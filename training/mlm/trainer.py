@@ -44,9 +44,9 @@ class MlmConfig:
     max_length: int = 64
     batch_size: int = 64
     lr: float = 5e-4
-    steps: int = 2000
+    steps: int = 10000  # about 20-25 min on 2 idle CPU cores (measured, docs/training.md)
     max_minutes: float | None = None
-    save_every: int = 250
+    save_every: int = 500
     seed: int = 13
     threads: int | None = None
     device: str = "auto"
