@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lexsent.errors import InvalidInputError
 from training.mirror.encoder import resolve_source
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
@@ -120,8 +121,8 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
         seed_everything(cfg.seed)
         student = TransformerStudent(source, cfg.dropout).to(device)
         if student.dim != targets.shape[1]:
-            raise ValueError(
-                f"student {source} embeds in {student.dim} dimensions, the teacher in {targets.shape[1]}: "
+            raise InvalidInputError(
+                f"--student {source} embeds in {student.dim} dimensions, the teacher in {targets.shape[1]}: "
                 "pick a student of the teacher's width"
             )
     sources = encode(tok, texts, cfg.max_tokens)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lexsent
-from lexsent.errors import ExportError
+from lexsent.errors import ExportError, InvalidInputError
 from lexsent.manifest import ModelKind, Pooling
 from training.multilingual.distill import DistillConfig, train_distill
 from training.multilingual.export import export_encoder, load_encoder
@@ -151,5 +151,5 @@ def test_transformer_student_must_match_the_teacher_width(
 ) -> None:
     cfg = _transformer_cfg(parallel_dir, default_bundle, tmp_path / "run")
     cfg.student = str(tiny_bundle.parent / "src")
-    with pytest.raises(ValueError, match="teacher's width"):
+    with pytest.raises(InvalidInputError, match="teacher's width"):
         train_distill(cfg)
