@@ -1,0 +1,57 @@
+"""Serving needs no torch: `lexsent serve` with torch and transformers made unimportable (as in the
+Docker runtime image) answers over HTTP and gRPC with the vectors `lexsent.load(...).encode` gives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import numpy as np
+
+import lexsent
+from server.proto_gen import embeddings_pb2 as pb
+from server.proto_gen import embeddings_pb2_grpc as pb_grpc
+from tests.server.harness import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+# A None entry in sys.modules makes `import torch` raise ImportError, wherever it is attempted.
+BLOCKED_SERVE = (
+    "import sys\n"
+    "for name in ('torch', 'transformers', 'sentence_transformers'): sys.modules[name] = None\n"
+    "from cli.main import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_serve_runs_without_torch(default_bundle: Path, tmp_path: Path) -> None:
+    http_port, grpc_port = free_port(), free_port()
+    command = [sys.executable, "-c", BLOCKED_SERVE, "serve", "--model", str(default_bundle), "--threads", "1"]
+    command += ["--http-port", str(http_port), "--grpc-port", str(grpc_port), "--data-dir", str(tmp_path)]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+            assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+        texts = ["open the file", "the printer is offline"]
+        expected = lexsent.load(default_bundle, threads=1).encode(texts)
+        body = httpx.post(f"{base}/v1/embeddings", json={"input": texts}, timeout=30).json()
+        np.testing.assert_allclose([d["embedding"] for d in body["data"]], expected, atol=1e-5)
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            reply = pb_grpc.EmbeddingsStub(channel).Embed(pb.EmbedRequest(texts=pb.Texts(values=texts)), timeout=30)
+        np.testing.assert_allclose([list(d.values) for d in reply.data], expected, atol=1e-5)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0, log_path.read_text()
