@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from training.multilingual.options import add_common, common_values
+
+# A from-scratch BiLSTM wants a large step size; a pre-trained transformer is fine-tuned with a small one
+# (1e-4 measured for the MiniLM student, docs/multilingual.md).
+BILSTM_LR = 2e-3
+TRANSFORMER_LR = 1e-4
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "distill", help="multilingual student distilled from an English teacher bundle (MSE on translations)"
     )
-    add_common(parser, run_dir="runs/distill", out="models/distill-bilstm", steps=3000, lr=2e-3)
+    add_common(
+        parser,
+        run_dir="runs/distill",
+        out=None,
+        out_help="exported ONNX bundle directory (default: models/distill-bilstm, models/distill-minilm for "
+        "--student default, else models/distill-<student directory name>)",
+        steps=3000,
+        lr=None,
+        lr_help=f"default: {BILSTM_LR:g} for the BiLSTM, {TRANSFORMER_LR:g} for a pre-trained transformer student",
+    )
     parser.add_argument("--teacher", default=None, help="teacher bundle (default: the packaged MiniLM model)")
     parser.add_argument(
         "--student",
@@ -24,15 +39,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from exporter.export import export_bundle
-    from training.multilingual.distill import DistillConfig, train_distill
+    from training.multilingual.distill import DistillConfig, teacher_path, train_distill
     from training.multilingual.export import export_encoder
     from training.multilingual.loop import Outcome
     from training.multilingual.tatoeba import evaluate_bundle
     from training.multilingual.transformer_student import BILSTM
 
+    transformer = args.student != BILSTM
+    if args.lr is None:
+        args.lr = TRANSFORMER_LR if transformer else BILSTM_LR
+    if args.out is None:
+        name = "minilm" if args.student == "default" else Path(args.student).name if transformer else "bilstm"
+        args.out = f"models/distill-{name}"
     cfg = DistillConfig(**common_values(args), teacher=args.teacher, student=args.student)
     checkpoint, outcome = train_distill(cfg)
     print(f"student checkpoint: {checkpoint}")
@@ -40,10 +59,9 @@ def _run(args: argparse.Namespace) -> int:
         print("stopped early (checkpointed); run the same command again to resume")
         return 0
     out = Path(args.out)
-    if cfg.student == BILSTM:
+    if not transformer:
         bundle = export_encoder(checkpoint, out, name=out.name, architecture="distilled-bilstm")
     else:
-        languages = ["en", *cfg.languages]
         bundle = export_bundle(
             checkpoint,
             out,
@@ -51,9 +69,19 @@ def _run(args: argparse.Namespace) -> int:
             kind="multilingual",
             pooling="mean",
             normalize=True,
-            languages=languages,
-            max_length=256,
+            languages=["en", *cfg.languages],
+            max_length=_max_length(checkpoint, teacher_path(cfg)),
         )
     print(f"bundle: {bundle}")
     print(evaluate_bundle(bundle, Path(args.data_dir)))
     return 0
+
+
+def _max_length(student: Path, teacher: Path) -> int:
+    """The teacher's max_length, capped at the positions the student was pre-trained with."""
+    from exporter.source import read_source
+    from lexsent.manifest import Manifest
+
+    positions = read_source(student).max_length
+    length = Manifest.read(teacher).max_length
+    return min(length, positions) if positions else length

@@ -6,12 +6,21 @@ import argparse
 from typing import Any
 
 
-def add_common(parser: argparse.ArgumentParser, *, run_dir: str, out: str, steps: int, lr: float) -> None:
+def add_common(
+    parser: argparse.ArgumentParser,
+    *,
+    run_dir: str,
+    out: str | None,
+    steps: int,
+    lr: float | None,
+    lr_help: str = "",
+    out_help: str = "",
+) -> None:
     from training.multilingual.corpus import DEFAULT_LANGUAGES
 
     parser.add_argument("--data-dir", default="data/parallel", help="built by `lexsent data parallel`")
     parser.add_argument("--run-dir", default=run_dir, help="checkpoints, tokenizer, loss log and plot")
-    parser.add_argument("--out", default=out, help="exported ONNX bundle directory")
+    parser.add_argument("--out", default=out, help=out_help or f"exported ONNX bundle directory (default: {out})")
     parser.add_argument("--langs", nargs="+", default=list(DEFAULT_LANGUAGES), help="non-English languages")
     parser.add_argument("--vocab", choices=("bpe", "unigram", "xlmr"), default="bpe", help="shared subword vocabulary")
     parser.add_argument("--vocab-size", type=int, default=8000, help="for bpe/unigram")
@@ -22,7 +31,7 @@ def add_common(parser: argparse.ArgumentParser, *, run_dir: str, out: str, steps
     parser.add_argument("--max-tokens", type=int, default=32, help="truncate training sentences")
     parser.add_argument("--max-rows", type=int, default=None, help="use only the first N multi-way rows")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--lr", type=float, default=lr, help=lr_help or None)
     parser.add_argument("--steps", type=int, default=steps, help="optimizer steps (default sized for 2 CPU cores)")
     parser.add_argument("--save-every", type=int, default=250)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (checkpointed) after this long")

@@ -153,3 +153,20 @@ def test_transformer_student_must_match_the_teacher_width(
     cfg.student = str(tiny_bundle.parent / "src")
     with pytest.raises(InvalidInputError, match="teacher's width"):
         train_distill(cfg)
+
+
+def test_cli_distill_transformer_student_defaults(
+    parallel_dir: Path, tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lexsent train distill --student DIR`: the transformer learning rate and an output name from the
+    student are the defaults; the run ends exported, evaluated and recorded in the manifest."""
+    from cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    student = tiny_bundle.parent / "src"
+    argv = ["train", "distill", "--student", str(student), "--teacher", str(tiny_bundle)]
+    argv += ["--data-dir", str(parallel_dir), "--langs", "de", "fr", "--steps", "4", "--batch-size", "4"]
+    assert main([*argv, "--threads", "1", "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "runs" / "distill" / "run_config.json").read_text())["lr"] == 1e-4
+    manifest = lexsent.load(tmp_path / "models" / f"distill-{student.name}").manifest
+    assert manifest.kind is ModelKind.MULTILINGUAL and "tatoeba_error_margin" in manifest.evaluation
