@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -23,6 +24,18 @@ from server.models import ModelRegistry
 from server.runner import Runner
 from server.service import Service
 from server.settings import ServerSettings
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Poll a `lexsent serve` subprocess's readiness probe; fail with its log if it dies or stalls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/health/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+        assert time.monotonic() < deadline and process.poll() is None, log.read_text()
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server.harness import free_port
+from tests.server.harness import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,14 +54,7 @@ def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path)
     )
     base = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+        wait_ready(base, process, log_path, timeout=30)
         # Enough work that requests are still queued or running when the signal lands.
         texts = ["a fairly long sentence about draining servers " * 6] * 16
         client = httpx.Client(timeout=60)  # one shared client: building 16 SSL contexts is slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
@@ -15,7 +14,7 @@ import numpy as np
 import lexsent
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import free_port
+from tests.server.harness import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 # A None entry in sys.modules makes `import torch` raise ImportError, wherever it is attempted.
@@ -36,14 +35,7 @@ def test_serve_runs_without_torch(default_bundle: Path, tmp_path: Path) -> None:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+        wait_ready(base, process, log_path)
         texts = ["open the file", "the printer is offline"]
         expected = lexsent.load(default_bundle, threads=1).encode(texts)
         body = httpx.post(f"{base}/v1/embeddings", json={"input": texts}, timeout=30).json()
