@@ -43,6 +43,11 @@ def _load(path: Path) -> Tokenizer:
     return tok
 
 
+def pad_token_id(tok: Tokenizer) -> int | None:
+    """The id of the padding token under any of the usual spellings (BERT, RoBERTa/XLM-R, others)."""
+    return next((int(i) for t in ("[PAD]", "<pad>", "<PAD>") if (i := tok.token_to_id(t)) is not None), None)
+
+
 class TextTokenizer:
     """Turns strings into :class:`Tokenized`, enforcing the long-input policy."""
 
@@ -53,9 +58,8 @@ class TextTokenizer:
         self._full.no_truncation()
         self.max_length = max_length
         self.policy = LongInputPolicy(policy)
-        self.pad_id = next(
-            (int(i) for t in ("[PAD]", "<pad>", "<PAD>") if (i := self._tok.token_to_id(t)) is not None), 0
-        )
+        pad_id = pad_token_id(self._tok)
+        self.pad_id = 0 if pad_id is None else pad_id
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
 
     @staticmethod

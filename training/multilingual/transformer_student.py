@@ -16,6 +16,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
+from lexsent.tokenizer import pad_token_id
 from training.mirror.encoder import PoolingMode, load_backbone, pool
 
 BILSTM = "bilstm"
@@ -51,7 +52,7 @@ def student_tokenizer(source: Path) -> tuple[Tokenizer, int]:
     tok = Tokenizer.from_file(str(source / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
-    for pad in ("[PAD]", "<pad>"):
-        if (pad_id := tok.token_to_id(pad)) is not None:
-            return tok, pad_id
-    raise RuntimeError(f"{source / 'tokenizer.json'} has no [PAD] or <pad> token")
+    pad_id = pad_token_id(tok)
+    if pad_id is None:
+        raise RuntimeError(f"{source / 'tokenizer.json'} has no padding token ([PAD], <pad> or <PAD>)")
+    return tok, pad_id
