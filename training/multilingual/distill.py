@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +26,19 @@ from training.multilingual.corpus import DEFAULT_LANGUAGES
 from training.multilingual.examples import batch_indices, encode, load_rows, shared_tokenizer
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
 from training.multilingual.transformer_student import BILSTM, TransformerStudent, student_tokenizer
-from training.multilingual.vocab import VocabKind, special_ids
+from training.multilingual.vocab import VocabKind, corpus_texts, special_ids, xlmr_tokenizer_path
 from training.runtime import choose_device, seed_everything, set_threads
 
 CHECKPOINT_FILE = "encoder.pt"
 STUDENT_DIR = "student"  # a transformer student's Hugging Face directory
+TRANSPLANT_DIR = "student-init"  # the student moved onto the XLM-R vocabulary, before training
+
+
+class StudentVocab(StrEnum):
+    OWN = "own"  # the student's own tokenizer
+    XLMR = "xlmr"  # the packaged XLM-R pieces, embeddings transplanted (`transplant`)
+
+
 TEACHER_CACHE = "teacher.npy"
 
 
@@ -39,6 +48,7 @@ class DistillConfig:
     run_dir: str = "runs/distill"
     teacher: str | None = None
     student: str = BILSTM  # or a Hugging Face encoder directory / "default" (the packaged MiniLM)
+    student_vocab: StudentVocab = StudentVocab.OWN  # a transformer student's vocabulary
     languages: list[str] = field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     vocab: VocabKind = VocabKind.BPE
     vocab_size: int = 8000
@@ -88,6 +98,18 @@ def teacher_vectors(teacher: Path, sentences: list[str], run_dir: Path, threads:
     return vectors
 
 
+def _transplanted(source: Path, run_dir: Path, cfg: DistillConfig) -> Path:
+    """The student on the XLM-R vocabulary, trimmed to the pieces of every training row (made once per run)."""
+    out = run_dir / TRANSPLANT_DIR
+    if (out / "tokenizer.json").exists():
+        return out
+    from training.multilingual.transplant import transplant
+
+    print(f"moving {source} onto the XLM-R vocabulary: {out}")
+    texts = corpus_texts(load_rows(Path(cfg.data_dir), cfg.languages, None))
+    return transplant(source, xlmr_tokenizer_path(), texts, out)
+
+
 def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     """Train (or resume) the student; returns its checkpoint (`encoder.pt` for the BiLSTM, a Hugging Face
     directory for a transformer student) and writes the loss plot."""
@@ -117,6 +139,8 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
         student = BiLstmEncoder(enc_cfg).to(device)
     else:
         source = resolve_source(cfg.student)
+        if cfg.student_vocab is StudentVocab.XLMR:
+            source = _transplanted(source, run_dir, cfg)
         tok, pad = student_tokenizer(source)
         seed_everything(cfg.seed)
         student = TransformerStudent(source, cfg.dropout).to(device)

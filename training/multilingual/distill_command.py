@@ -35,12 +35,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="'bilstm' (trained from scratch on the shared vocabulary), or a pre-trained Hugging Face encoder "
         "directory of the teacher's width ('default' = the packaged MiniLM); its own tokenizer is used",
     )
+    parser.add_argument(
+        "--student-vocab",
+        choices=("own", "xlmr"),
+        default="own",
+        help="a transformer student's vocabulary: its own, or the packaged XLM-R pieces (trimmed to the "
+        "training corpus) with embeddings transplanted from its own (docs/multilingual.md)",
+    )
     parser.set_defaults(func=_run, max_rows=20000)
 
 
 def _run(args: argparse.Namespace) -> int:
     from exporter.export import export_bundle
-    from training.multilingual.distill import DistillConfig, teacher_path, train_distill
+    from training.multilingual.distill import DistillConfig, StudentVocab, teacher_path, train_distill
     from training.multilingual.export import export_encoder
     from training.multilingual.loop import Outcome
     from training.multilingual.tatoeba import evaluate_bundle
@@ -51,8 +58,14 @@ def _run(args: argparse.Namespace) -> int:
         args.lr = TRANSFORMER_LR if transformer else BILSTM_LR
     if args.out is None:
         name = "minilm" if args.student == "default" else Path(args.student).name if transformer else "bilstm"
-        args.out = f"models/distill-{name}"
-    cfg = DistillConfig(**common_values(args), teacher=args.teacher, student=args.student)
+        suffix = "-xlmr" if transformer and args.student_vocab == "xlmr" else ""
+        args.out = f"models/distill-{name}{suffix}"
+    cfg = DistillConfig(
+        **common_values(args),
+        teacher=args.teacher,
+        student=args.student,
+        student_vocab=StudentVocab(args.student_vocab),
+    )
     checkpoint, outcome = train_distill(cfg)
     print(f"student checkpoint: {checkpoint}")
     if outcome is Outcome.STOPPED:
