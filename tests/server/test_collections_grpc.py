@@ -1,4 +1,4 @@
-"""Collections over gRPC and through the Python client (both transports), on a real server."""
+"""Collections over gRPC and through the Python client (both transports, sync and async), on a real server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lexsent_client import Client, GrpcClient, LexsentClientError
+from lexsent_client import AsyncClient, AsyncGrpcClient, Client, GrpcClient, LexsentClientError
 
 from tests.server.harness import Running, running_server
 
@@ -59,6 +59,36 @@ def test_round_trip(client: Client | GrpcClient) -> None:
     with pytest.raises(LexsentClientError) as missing:
         client.get_collection(name)
     assert missing.value.status in (404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_async_clients_match_the_sync_ones(transport: str, server: Running) -> None:
+    """Same calls, same answers: the async twins share the sync clients' request builders."""
+    name = f"async-{transport}"
+    if transport == "http":
+        sync: Client | GrpcClient = Client(server.http_url, api_key=RW)
+        opened: AsyncClient | AsyncGrpcClient = AsyncClient(server.http_url, api_key=RW)
+    else:
+        sync, opened = GrpcClient(server.grpc_target, api_key=RW), AsyncGrpcClient(server.grpc_target, api_key=RW)
+    texts = {"a": "hello world", "b": "bread and butter", "c": "the printer is out of paper"}
+    async with opened as client:
+        info = await client.create_collection(name, metric="cosine")
+        assert (info.name, info.count, info.model) == (name, 0, "tiny-bert")
+        points = [{"id": key, "text": text, "metadata": {"key": key}} for key, text in texts.items()]
+        assert await client.upsert(name, points) == 3
+        hits = await client.search(name, query="bread and butter", k=3)
+        assert hits[0].id == "b" and hits[0].metadata == {"key": "b"}
+        with sync:
+            assert sync.search(name, query="bread and butter", k=3) == hits
+            assert sync.fetch(name, "c") == await client.fetch(name, "c")
+        assert (await client.fetch(name, "a", with_vector=False)).vector is None
+        assert await client.delete_points(name, ["a", "zz"]) == 1
+        assert (await client.get_collection(name)).count == 2
+        assert name in [c.name for c in await client.list_collections()]
+        await client.delete_collection(name)
+        with pytest.raises(LexsentClientError) as missing:
+            await client.fetch(name, "b")
+        assert missing.value.status in (404, "NOT_FOUND")
 
 
 def test_text_search_uses_the_bound_model(client: Client | GrpcClient) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from lexsent_client.collections import GrpcCollections
+from lexsent_client.collections import AsyncGrpcCollections, GrpcCollections
 from lexsent_client.errors import LexsentClientError
 from lexsent_client.proto_gen import collections_pb2_grpc
 from lexsent_client.proto_gen import embeddings_pb2 as pb
@@ -122,7 +122,7 @@ class GrpcClient(GrpcCollections):
         self.close()
 
 
-class AsyncGrpcClient:
+class AsyncGrpcClient(AsyncGrpcCollections):
     def __init__(
         self,
         target: str,
@@ -135,6 +135,7 @@ class AsyncGrpcClient:
         creds = _credentials(tls)
         self._channel = grpc.aio.secure_channel(target, creds) if creds else grpc.aio.insecure_channel(target)
         self._stub = pb_grpc.EmbeddingsStub(self._channel)
+        self._collections = collections_pb2_grpc.CollectionsStub(self._channel)
         self._metadata = _metadata(api_key)
         self._timeout = timeout
         self._retry = retry or Retry()

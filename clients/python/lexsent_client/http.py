@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from lexsent_client.collections import HttpCollections
+from lexsent_client.collections import AsyncHttpCollections, HttpCollections
 from lexsent_client.errors import LexsentClientError
 from lexsent_client.retry import Retry
 from lexsent_client.types import Embeddings, ModelInfo
@@ -112,7 +112,7 @@ class Client(HttpCollections):
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(AsyncHttpCollections):
     def __init__(
         self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0, retry: Retry | None = None
     ) -> None:

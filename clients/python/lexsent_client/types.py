@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,32 @@ class ModelInfo:
     languages: list[str]
     fingerprint: str
     is_default: bool
+
+
+PointId = str | int
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    dim: int
+    index: str
+    metric: str
+    model: str | None
+    model_fingerprint: str | None
+    count: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Point:
+    id: PointId
+    metadata: dict[str, Any] | None
+    vector: list[float] | None
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: PointId
+    score: float
+    metadata: dict[str, Any] | None
