@@ -25,7 +25,8 @@ from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
 from training.multilingual.examples import batch_indices, encode, load_rows, shared_tokenizer
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
-from training.multilingual.transformer_student import BILSTM, TransformerStudent, student_tokenizer
+from training.multilingual.options import BILSTM
+from training.multilingual.transformer_student import TransformerStudent, student_tokenizer
 from training.multilingual.vocab import VocabKind, corpus_texts, special_ids, xlmr_tokenizer_path
 from training.runtime import choose_device, seed_everything, set_threads
 
@@ -72,9 +73,10 @@ class DistillConfig:
     show_progress: bool = True
 
 
-def teacher_path(cfg: DistillConfig) -> Path:
-    if cfg.teacher:
-        return Path(cfg.teacher)
+def teacher_path(teacher: str | None) -> Path:
+    """The teacher bundle: the given directory, or the packaged MiniLM (exported on first use)."""
+    if teacher:
+        return Path(teacher)
     from exporter.default_model import ensure_default_model
 
     return ensure_default_model(Path("data"))
@@ -119,7 +121,7 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     rows = load_rows(Path(cfg.data_dir), cfg.languages, cfg.max_rows)
-    teacher = teacher_path(cfg)
+    teacher = teacher_path(cfg.teacher)
     targets = torch.from_numpy(teacher_vectors(teacher, [en for en, _ in rows], run_dir, cfg.threads))
     texts: list[str] = []
     target_row: list[int] = []

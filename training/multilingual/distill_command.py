@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from training.multilingual.options import add_common, common_values
+from training.multilingual.options import BILSTM, add_common, common_values
 
 # A from-scratch BiLSTM wants a large step size; a pre-trained transformer is fine-tuned with a small one
 # (1e-4 measured for the MiniLM student, docs/multilingual.md).
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--teacher", default=None, help="teacher bundle (default: the packaged MiniLM model)")
     parser.add_argument(
         "--student",
-        default="bilstm",
+        default=BILSTM,
         help="'bilstm' (trained from scratch on the shared vocabulary), or a pre-trained Hugging Face encoder "
         "directory of the teacher's width ('default' = the packaged MiniLM); its own tokenizer is used",
     )
@@ -51,18 +51,18 @@ def _run(args: argparse.Namespace) -> int:
     from training.multilingual.export import export_encoder
     from training.multilingual.loop import Outcome
     from training.multilingual.tatoeba import evaluate_bundle
-    from training.multilingual.transformer_student import BILSTM
 
     transformer = args.student != BILSTM
     if args.lr is None:
         args.lr = TRANSFORMER_LR if transformer else BILSTM_LR
     if args.out is None:
-        name = "minilm" if args.student == "default" else Path(args.student).name if transformer else "bilstm"
+        name = "minilm" if args.student == "default" else Path(args.student).name if transformer else BILSTM
         suffix = "-xlmr" if transformer and args.student_vocab == "xlmr" else ""
         args.out = f"models/distill-{name}{suffix}"
+    teacher = teacher_path(args.teacher)  # resolved (the default one hashed and built) once per command
     cfg = DistillConfig(
         **common_values(args),
-        teacher=args.teacher,
+        teacher=str(teacher),
         student=args.student,
         student_vocab=StudentVocab(args.student_vocab),
     )
@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
             pooling="mean",
             normalize=True,
             languages=["en", *cfg.languages],
-            max_length=_max_length(checkpoint, teacher_path(cfg)),
+            max_length=_max_length(checkpoint, teacher),
         )
     print(f"bundle: {bundle}")
     print(evaluate_bundle(bundle, Path(args.data_dir)))

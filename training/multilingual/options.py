@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+BILSTM = "bilstm"  # `train distill --student`: the from-scratch BiLSTM (here, so the CLI needs no torch import)
+
 
 def add_common(
     parser: argparse.ArgumentParser,

@@ -19,7 +19,6 @@ from torch import nn
 from lexsent.tokenizer import pad_token_id
 from training.mirror.encoder import PoolingMode, load_backbone, pool
 
-BILSTM = "bilstm"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
