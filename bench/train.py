@@ -26,6 +26,8 @@ from training.mirror.trainer import MirrorConfig, fit, sample_items
 
 def mirror_rate(cfg: MirrorConfig, items: list[str], work: Path) -> float:
     stats = fit(cfg, items, work / "mirror-model")
+    if stats is None:
+        raise RuntimeError("the mirror fit stopped early: stop_at must be unset for the benchmark")
     return float(stats["examples_per_s"])
 
 
@@ -60,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = MirrorConfig(model=args.model, data_dir=args.data_dir, items=args.items, batch_size=args.batch,
-                       threads=args.threads, device="cpu", export="none", progress=False,
+                       threads=args.threads, device="cpu", export="none", progress=False, save_every=0, resume="never",
                        run_dir=tempfile.mkdtemp(prefix="bench-mirror-"))  # fmt: skip
     items = sample_items(cfg)
     rates: dict[str, list[float]] = {"mirror": [], "sentence-transformers": []}

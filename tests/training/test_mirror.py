@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,28 @@ def test_sentence_mirror_loss_falls_and_bundle_matches_torch(tiny_mlm: Path, toy
     with torch.no_grad():
         torch_vectors = torch.nn.functional.normalize(model(batch["input_ids"], batch["attention_mask"]), dim=-1)
     np.testing.assert_allclose(onnx_vectors, torch_vectors.numpy(), atol=1e-4)
+
+
+def test_killed_mirror_run_resumes_to_the_same_weights(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    def run(name: str, **overrides: object) -> Path | None:
+        cfg = _config(tiny_mlm, toy_data, tmp_path / name, epochs=2, drophead=0.1, save_every=2, export="none")
+        for key, value in overrides.items():
+            setattr(cfg, key, value)
+        return train_mirror(cfg)
+
+    straight = run("straight")
+    assert straight is not None
+    assert run("resumed", stop_at=4) is None  # inside the second of two 3-batch epochs
+    assert len(LossLog(tmp_path / "resumed" / "run").read()) == 4
+    resumed = run("resumed")
+    assert resumed is not None
+    assert json.loads((tmp_path / "resumed" / "run" / "throughput.json").read_text())["steps"] == 2  # only the rest
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    losses = [row["loss"] for row in LossLog(tmp_path / "straight" / "run").read()]
+    assert [row["loss"] for row in LossLog(tmp_path / "resumed" / "run").read()] == losses and len(losses) == 6
 
 
 @pytest.mark.slow

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default="bundle",
         help="bundle: export to models/<name> and evaluate into its manifest",
     )
+    parser.add_argument("--save-every", type=int, default=10, help="steps between checkpoints (0: none)")
+    parser.add_argument("--resume", choices=("auto", "never"), default="auto", help="auto: continue a killed run")
     parser.set_defaults(func=_run)
 
 
@@ -44,5 +46,5 @@ def _run(args: argparse.Namespace) -> int:
     from training.mirror.trainer import MirrorConfig, train_mirror
 
     result = train_mirror(MirrorConfig.from_args(args))
-    print(f"model: {result}")
+    print(f"model: {result}" if result else "stopped early (checkpointed); run the same command again to resume")
     return 0

@@ -6,6 +6,8 @@ each pair together against the other in-batch items. Defaults follow the paper: 
 AdamW lr 2e-5, 1 epoch (sentence, τ = 0.04) or 2 epochs (word, τ = 0.2). Batch 200 runs as one
 batch on CPU too (no accumulation: in-batch negatives need the whole batch in one forward).
 The final step exports an ONNX bundle to `<models-dir>/<name>` and records its held-out scores.
+Checkpoints every `save_every` steps (model, optimizer, masking generator, RNGs) let a killed run resume
+exactly where it stopped, like the MLM, LASER and distillation runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from training.checkpoint import TrainingState
 from training.data.splits import EvalGuard
 from training.mirror.augment import mask_random_span
 from training.mirror.encoder import DropHead, PoolingMode, load_backbone, pool, resolve_source
@@ -54,6 +57,9 @@ class MirrorConfig:
     device: str = "auto"
     export: str = "bundle"
     progress: bool = True
+    save_every: int = 10  # steps between checkpoints; 0 = none
+    resume: str = "auto"  # "auto": continue from the run dir's latest checkpoint; "never": start afresh
+    stop_at: int | None = None  # stop (checkpointed) at this step without finishing: used to test resume
 
     def __post_init__(self) -> None:
         defaults = MODE_DEFAULTS[self.mode]
@@ -103,8 +109,9 @@ def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor
     return ids, attention
 
 
-def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float]:
-    """Train and save the tuned HF encoder to `model_dir`; returns throughput figures."""
+def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float] | None:
+    """Train (or resume) and save the tuned HF encoder to `model_dir`; returns throughput figures of this
+    process's steps, or None when stopped (checkpointed) at `stop_at`."""
     from transformers import AutoTokenizer
 
     set_threads(cfg.threads)
@@ -117,18 +124,24 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
     gen = generator_for(cfg.seed + 1)
     drophead = DropHead(backbone, cfg.drophead, backbone.config.num_attention_heads, gen) if cfg.drophead else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    started = time.perf_counter()  # throughput counts tokenisation too, as a sentence-transformers fit does
-    encoded = tokenizer(items, truncation=True, max_length=cfg.max_length)["input_ids"]
     run_dir = Path(str(cfg.run_dir))
     log = LossLog(run_dir)
-    log.path.unlink(missing_ok=True)
+    constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)  # the paper uses a fixed lr
+    state = TrainingState(run_dir, model, optimizer, constant, {"mask_gen": gen})
+    start = state.resume(cfg.resume == "auto", log)
+    started = time.perf_counter()  # throughput counts tokenisation too, as a sentence-transformers fit does
+    encoded = tokenizer(items, truncation=True, max_length=cfg.max_length)["input_ids"]
     per_epoch = len(encoded) // cfg.batch_size or 1
     total = per_epoch * int(cfg.epochs or 1)
-    bar = progress(total, 0, f"mirror ({cfg.mode})", cfg.progress)
-    step = 0
-    for epoch in range(int(cfg.epochs or 1)):
+    bar = progress(total, start, f"mirror ({cfg.mode})", cfg.progress)
+    step = start
+    for epoch in range(start // per_epoch, int(cfg.epochs or 1)):
         order = torch.randperm(len(encoded), generator=generator_for(cfg.seed * 1000 + epoch)).tolist()
-        for b in range(per_epoch):
+        for b in range(step - epoch * per_epoch, per_epoch):
+            if step == cfg.stop_at:
+                state.save(step)
+                bar.close()
+                return None
             rows = [encoded[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
             ids, attention = _pad(rows, tokenizer.pad_token_id)
             masked = mask_random_span(ids, attention, cfg.span, tokenizer.mask_token_id, gen)
@@ -141,6 +154,8 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
             log.append(step, loss=loss.item(), epoch=epoch)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
+            if cfg.save_every and (step % cfg.save_every == 0 or step == total):
+                state.save(step)
     bar.close()
     elapsed = time.perf_counter() - started
     if drophead:
@@ -149,17 +164,21 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
     backbone.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
     plot_loss(run_dir, f"MirrorBERT ({cfg.mode}, τ={cfg.temperature}, batch {cfg.batch_size})")
-    return {"steps": step, "seconds": elapsed, "examples_per_s": step * cfg.batch_size / elapsed}
+    done = step - start
+    return {"steps": done, "seconds": elapsed, "examples_per_s": done * cfg.batch_size / elapsed}
 
 
-def train_mirror(cfg: MirrorConfig) -> Path:
-    """Train, then (export=bundle) export to `<models_dir>/<name>` and record held-out scores."""
+def train_mirror(cfg: MirrorConfig) -> Path | None:
+    """Train (or resume), then (export=bundle) export to `<models_dir>/<name>` and record held-out scores;
+    None when stopped early at `stop_at`."""
     run_dir = Path(str(cfg.run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     items = sample_items(cfg)
     model_dir = run_dir / "model"
     stats = fit(cfg, items, model_dir)
+    if stats is None:
+        return None
     (run_dir / "throughput.json").write_text(json.dumps(stats, indent=2) + "\n")
     if cfg.export == "none":
         return model_dir
