@@ -99,8 +99,8 @@ def transplant(source: Path, tokenizer_json: Path, texts: Iterable[str], out: Pa
     new_tok = Tokenizer.from_file(str(tokenizer_json))
     new_tok.no_padding()
     new_tok.no_truncation()
-    spec, old_ids = trim_unigram(json.loads(tokenizer_json.read_text(encoding="utf-8")), used_pieces(new_tok, texts))
     full = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    spec, old_ids = trim_unigram(full, used_pieces(new_tok, texts))
     model_vocab, added = full["model"]["vocab"], {int(t["id"]): t["content"] for t in full.get("added_tokens", [])}
     pieces = [added.get(i) or model_vocab[i][0] for i in old_ids]
 
@@ -112,11 +112,11 @@ def transplant(source: Path, tokenizer_json: Path, texts: Iterable[str], out: Pa
     new_table = transplant_embeddings(old_tok, table, pieces)
     model.resize_token_embeddings(len(pieces))
     model.get_input_embeddings().weight.data.copy_(new_table)
-    pad = pieces.index("<pad>") if "<pad>" in pieces else None
-    model.config.pad_token_id = pad
-    for name in ("bos_token_id", "eos_token_id"):
-        setattr(model.config, name, None)
+    # special-token ids in the config referred to the old vocabulary
+    model.config.pad_token_id = pieces.index("<pad>") if "<pad>" in pieces else None
+    model.config.bos_token_id = model.config.eos_token_id = None
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
+    # written last: its presence marks a complete transplant (`distill` reuses the directory on resume)
     (out / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     return out
