@@ -33,14 +33,12 @@ from training.runtime import choose_device, seed_everything, set_threads
 CHECKPOINT_FILE = "encoder.pt"
 STUDENT_DIR = "student"  # a transformer student's Hugging Face directory
 TRANSPLANT_DIR = "student-init"  # the student moved onto the XLM-R vocabulary, before training
+TEACHER_CACHE = "teacher.npy"
 
 
 class StudentVocab(StrEnum):
     OWN = "own"  # the student's own tokenizer
     XLMR = "xlmr"  # the packaged XLM-R pieces, embeddings transplanted (`transplant`)
-
-
-TEACHER_CACHE = "teacher.npy"
 
 
 @dataclass

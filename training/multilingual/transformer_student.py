@@ -46,11 +46,18 @@ class TransformerStudent(nn.Module):
         return out
 
 
-def student_tokenizer(source: Path) -> tuple[Tokenizer, int]:
-    """The student's own tokenizer (its vocabulary is tied to its embeddings) and its padding id."""
-    tok = Tokenizer.from_file(str(source / "tokenizer.json"))
+def plain_tokenizer(path: Path) -> Tokenizer:
+    """A tokenizer.json with its saved padding and truncation switched off (a saved tokenizer may pad every
+    text to a fixed length, which would leak padding ids into whatever reads the encodings)."""
+    tok = Tokenizer.from_file(str(path))
     tok.no_padding()
     tok.no_truncation()
+    return tok
+
+
+def student_tokenizer(source: Path) -> tuple[Tokenizer, int]:
+    """The student's own tokenizer (its vocabulary is tied to its embeddings) and its padding id."""
+    tok = plain_tokenizer(source / "tokenizer.json")
     pad_id = pad_token_id(tok)
     if pad_id is None:
         raise RuntimeError(f"{source / 'tokenizer.json'} has no padding token ([PAD], <pad> or <PAD>)")

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
+from training.multilingual.transformer_student import plain_tokenizer
+
 WORD_START = "\u2581"  # SentencePiece's word-boundary marker
 # The new vocabulary's special tokens and, in order of preference, their counterparts in the old one.
 SPECIAL_ROLES = {
@@ -96,18 +98,14 @@ def transplant(source: Path, tokenizer_json: Path, texts: Iterable[str], out: Pa
     """Write a Hugging Face directory: `source`'s layers with the trimmed `tokenizer_json` vocabulary."""
     from transformers import AutoModel
 
-    new_tok = Tokenizer.from_file(str(tokenizer_json))
-    new_tok.no_padding()
-    new_tok.no_truncation()
+    new_tok = plain_tokenizer(tokenizer_json)
     full = json.loads(tokenizer_json.read_text(encoding="utf-8"))
     spec, old_ids = trim_unigram(full, used_pieces(new_tok, texts))
     model_vocab, added = full["model"]["vocab"], {int(t["id"]): t["content"] for t in full.get("added_tokens", [])}
     pieces = [added.get(i) or model_vocab[i][0] for i in old_ids]
 
     model = AutoModel.from_pretrained(str(source), local_files_only=True)
-    old_tok = Tokenizer.from_file(str(source / "tokenizer.json"))
-    old_tok.no_padding()  # a saved tokenizer may pad every text to a fixed length
-    old_tok.no_truncation()
+    old_tok = plain_tokenizer(source / "tokenizer.json")
     table = model.get_input_embeddings().weight.detach()
     new_table = transplant_embeddings(old_tok, table, pieces)
     model.resize_token_embeddings(len(pieces))
