@@ -27,15 +27,18 @@ from server.settings import ServerSettings
 
 
 def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    """Poll a `lexsent serve` subprocess's readiness probe; fail with its log if it dies or stalls."""
+    """Poll a `lexsent serve` subprocess's readiness probe every 50 ms (a 503 while loading is polled like a
+    refused connection); fail with the end of its log if it dies or is not ready within `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{base}/health/ready").status_code == 200:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.1)
-        assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            pass
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"server not ready after {timeout:g} s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.05)
 
 
 def free_port() -> int:

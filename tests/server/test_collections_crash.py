@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from lexsent.collections import CollectionStore
-from tests.server.harness import free_port
+from tests.server.harness import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 DIM = 16
@@ -49,16 +49,7 @@ class Server:
             self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{http_port}"
         self.starts += 1
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.05)
+        wait_ready(self.base, self.process, self.log)
 
     def kill(self) -> None:
         assert self.process is not None
