@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: serve test test-slow lint proto bench demo-train clean
+.PHONY: serve test test-slow lint proto bench demo-train l10n clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,18 @@ $(VENV)/.stamp-system:
 	@mkdir -p $(VENV) && touch $@
 
 install: $(VENV)/.stamp-all $(VENV)/.stamp-system
+
+# More parallel UI text for `lexsent data parallel` (training side only): the .mo files of Debian's
+# libreoffice-l10n-* packages, downloaded and unpacked into .l10n/ (no root, LibreOffice not installed).
+L10N_LANGS := ar de es fr it ja pl pt-br ru tr uk zh-cn
+.l10n/.stamp:
+	mkdir -p .l10n/debs
+	cd .l10n/debs && (apt-get download $(addprefix libreoffice-l10n-,$(L10N_LANGS)) || \
+	  (apt-get update -q && apt-get download $(addprefix libreoffice-l10n-,$(L10N_LANGS))))
+	for deb in .l10n/debs/*.deb; do dpkg-deb -x $$deb .l10n; done
+	touch $@
+
+l10n: .l10n/.stamp
 
 serve: install
 	$(BIN)/lexsent serve

@@ -4,7 +4,9 @@ Software messages are noisy bitext: printf placeholders, markup, keyboard accele
 help screens, untranslated copies. Cleaning removes what is not language, and the English side is the
 pivot: every language's pairs are joined on the English sentence into multi-way rows (`train.jsonl`),
 and the held-out test split is chosen by English sentence, in hash order, so a test sentence is never
-seen in training under any language.
+seen in training under any language. Catalogues under further roots (e.g. LibreOffice's, fetched from
+Debian by `make l10n`) add training rows only: the test split comes from the primary root alone, so
+adding data never changes what the models are measured on.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from training.data.gettext_corpus import read_catalog
 
 DEFAULT_LANGUAGES = ("de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "pl", "tr", "uk", "ar")
 LOCALE_ROOT = Path("/usr/share/locale")
+# Where `make l10n` unpacks Debian's libreoffice-l10n-* packages (their .mo files, without LibreOffice).
+L10N_ROOT = Path(".l10n/usr/lib/libreoffice/program/resource")
 TRAIN_FILE = "train.jsonl"
 TEST_DIR = "test"
 STATS_FILE = "stats.json"
@@ -61,6 +65,7 @@ class LanguageStats:
     cleaned: int = 0
     train: int = 0
     test: int = 0
+    extra: int = 0  # training pairs added from the training-only roots
 
 
 @dataclass
@@ -133,7 +138,7 @@ def collect(
     rules = rules or CleaningRules()
     corpus = ParallelCorpus()
     rows: dict[str, dict[str, list[str]]] = defaultdict(dict)
-    for language in tqdm(languages, desc="catalogues", unit="lang"):
+    for language in tqdm(languages, desc=f"catalogues in {locale_root}", unit="lang"):
         stats = corpus.stats.setdefault(language, LanguageStats())
         files = catalog_files(locale_root, language)
         if not files:
@@ -194,10 +199,38 @@ def split_test(
             del corpus.rows[english]
     for language, pairs in test.items():
         corpus.stats[language].test = len(pairs)
+    return test
+
+
+def add_training_only(corpus: ParallelCorpus, extra: ParallelCorpus, test: dict[str, list[tuple[str, str]]]) -> None:
+    """Merge `extra`'s pairs into the training rows, never touching the test split.
+
+    An English sentence held out in any language (compared case-folded) is skipped, and so is a
+    translation held out in its language's test set or already present in the row.
+    """
+    held_english = {en.casefold() for pairs in test.values() for en, _ in pairs}
+    held_targets = {lang: {xx.casefold() for _, xx in pairs} for lang, pairs in test.items()}
+    for english, per_language in extra.rows.items():
+        if english.casefold() in held_english:
+            continue
+        row = corpus.rows.setdefault(english, {})
+        for language, translations in per_language.items():
+            present = {t.casefold() for t in row.get(language, [])} | held_targets.get(language, set())
+            added = [t for t in translations if t.casefold() not in present]
+            if added:
+                row.setdefault(language, []).extend(added)
+                corpus.stats[language].extra += len(added)
+        if not row:
+            del corpus.rows[english]
+    corpus.rows = {english: corpus.rows[english] for english in sorted(corpus.rows)}
+
+
+def count_training_pairs(corpus: ParallelCorpus) -> None:
+    for stats in corpus.stats.values():
+        stats.train = 0
     for per_language in corpus.rows.values():
         for language, translations in per_language.items():
             corpus.stats[language].train += len(translations)
-    return test
 
 
 def write_corpus(corpus: ParallelCorpus, test: dict[str, list[tuple[str, str]]], out: Path) -> None:
@@ -240,8 +273,13 @@ def build(
     locale_root: Path = LOCALE_ROOT,
     test_size: int = 1000,
     rules: CleaningRules | None = None,
+    extra_roots: Sequence[Path] = (),
 ) -> ParallelCorpus:
+    """The corpus of `locale_root` split into train/test, plus training-only pairs from `extra_roots`."""
     corpus = collect(languages, locale_root, rules)
     test = split_test(corpus, test_size)
+    for root in extra_roots:
+        add_training_only(corpus, collect(languages, root, rules), test)
+    count_training_pairs(corpus)
     write_corpus(corpus, test, out)
     return corpus

@@ -75,3 +75,30 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
     build(tmp_path / "b", LANGS, LOCALE, test_size=10)
     for name in ["train.jsonl", "test/de.tsv", "test/ja.tsv", "stats.json"]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_training_only_roots_add_pairs_but_never_change_the_test_split(tmp_path: Path) -> None:
+    """A second root (here: gprof's catalogues) adds training pairs; the test split stays the primary's."""
+    import shutil
+
+    primary, extra = tmp_path / "primary", tmp_path / "extra"
+    for lang in LANGS:
+        for root, names in ((primary, ["xdg-user-dirs.mo", "pg_archivecleanup-15.mo"]), (extra, ["gprof.mo"])):
+            (root / lang / "LC_MESSAGES").mkdir(parents=True)
+            for name in names:
+                shutil.copy(LOCALE / lang / "LC_MESSAGES" / name, root / lang / "LC_MESSAGES" / name)
+    # The extra root also repeats a primary catalogue: its held-out pairs must not come back as training.
+    shutil.copy(LOCALE / "de" / "LC_MESSAGES" / "pg_archivecleanup-15.mo", extra / "de" / "LC_MESSAGES")
+
+    alone = build(tmp_path / "alone", LANGS, primary, test_size=5)
+    merged = build(tmp_path / "merged", LANGS, primary, test_size=5, extra_roots=[extra])
+    train = list(read_train(tmp_path / "merged"))
+    gprof = {clean(en) for en, _ in read_catalog(extra / "de" / "LC_MESSAGES" / "gprof.mo")}
+    assert gprof & {en for en, _ in train}, "no gprof sentence reached the training rows"
+    for lang in LANGS:
+        test = read_test(tmp_path / "merged", lang)
+        assert test == read_test(tmp_path / "alone", lang) and test
+        stats = merged.stats[lang]
+        assert stats.extra > 0 and stats.train == alone.stats[lang].train + stats.extra
+        assert {s.casefold() for _, t in train for s in t.get(lang, [])}.isdisjoint({xx.casefold() for _, xx in test})
+        assert {en.casefold() for en, _ in train}.isdisjoint({en.casefold() for en, _ in test})
