@@ -5,6 +5,11 @@ once; the student is trained with MSE to map the English sentence *and* each of 
 that vector. The student then inherits the teacher's geometry for English and aligns every other
 language to it. The student is the BiLSTM encoder with a linear projection to the teacher's size, or a pre-trained
 transformer of the teacher's width (`transformer_student`).
+
+MSE only asks each vector to be near its target; retrieval needs it nearer to its target than to every
+other sentence's, and UI strings come in near-identical families ("Open file", "Open folder", ...).
+`Objective.MSE_RANK` adds that as a loss: cross-entropy of picking the sentence's own English row among
+the teacher vectors of *all* training rows (the bank is fixed, so its cost is one matrix product).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from lexsent.errors import InvalidInputError
 from training.mirror.encoder import resolve_source
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
-from training.multilingual.examples import batch_indices, encode, load_rows, shared_tokenizer
+from training.multilingual.examples import LanguageSampler, batch_indices, encode, load_rows, shared_tokenizer
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
 from training.multilingual.options import BILSTM
 from training.multilingual.transformer_student import TransformerStudent, student_tokenizer
@@ -34,6 +39,15 @@ CHECKPOINT_FILE = "encoder.pt"
 STUDENT_DIR = "student"  # a transformer student's Hugging Face directory
 TRANSPLANT_DIR = "student-init"  # the student moved onto the XLM-R vocabulary, before training
 TEACHER_CACHE = "teacher.npy"
+RANK_TEMPERATURE = 0.05
+# Bank rows whose teacher vector is this close to the positive's are near-duplicates ("Open file" and
+# "Open File" embed identically in an uncased teacher), not negatives: they are left out of the softmax.
+FALSE_NEGATIVE_COS = 0.95
+
+
+class Objective(StrEnum):
+    MSE = "mse"  # Reimers & Gurevych 2020: squared distance to the teacher's English vector
+    MSE_RANK = "mse-rank"  # that (as cosine distance) plus rank_weight x the ranking loss over all rows
 
 
 class StudentVocab(StrEnum):
@@ -58,6 +72,9 @@ class DistillConfig:
     dropout: float = 0.1
     max_tokens: int = 32
     max_rows: int | None = 20000
+    objective: Objective = Objective.MSE
+    rank_weight: float = 1.0
+    language_alpha: float = 1.0  # batch languages drawn ∝ sentences ** alpha (1: uniform over sentences)
     batch_size: int = 64
     lr: float = 2e-3
     steps: int = 3000
@@ -98,6 +115,15 @@ def teacher_vectors(teacher: Path, sentences: list[str], run_dir: Path, threads:
     return vectors
 
 
+def rank_loss(predicted: torch.Tensor, bank: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each prediction's own row among every bank row (teacher vectors, unit length)."""
+    logits = nn.functional.normalize(predicted, dim=-1) @ bank.T / RANK_TEMPERATURE
+    with torch.no_grad():
+        near = bank[rows] @ bank.T > FALSE_NEGATIVE_COS
+        near[torch.arange(len(rows), device=rows.device), rows] = False
+    return nn.functional.cross_entropy(logits.masked_fill(near, float("-inf")), rows)
+
+
 def _transplanted(source: Path, run_dir: Path, cfg: DistillConfig) -> Path:
     """The student on the XLM-R vocabulary, trimmed to the pieces of every training row (made once per run)."""
     out = run_dir / TRANSPLANT_DIR
@@ -123,10 +149,14 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     targets = torch.from_numpy(teacher_vectors(teacher, [en for en, _ in rows], run_dir, cfg.threads))
     texts: list[str] = []
     target_row: list[int] = []
+    by_language: dict[str, list[int]] = {}
     for row, (english, translations) in enumerate(rows):
-        for sentence in [english, *(s for group in translations.values() for s in group)]:
+        labelled = [("en", english), *((lang, s) for lang, group in translations.items() for s in group)]
+        for language, sentence in labelled:
+            by_language.setdefault(language, []).append(len(texts))
             texts.append(sentence)
             target_row.append(row)
+    sampler = LanguageSampler(list(by_language.values()), cfg.language_alpha) if cfg.language_alpha != 1 else None
 
     student: nn.Module
     if cfg.student == BILSTM:
@@ -153,12 +183,19 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     targets = targets.to(device)
 
     def batch_loss(step: int) -> torch.Tensor:
-        picked = batch_indices(len(sources), cfg.batch_size, step, cfg.seed)
+        if sampler is None:
+            picked = batch_indices(len(sources), cfg.batch_size, step, cfg.seed)
+        else:
+            picked = sampler(cfg.batch_size, step, cfg.seed)
         ids, mask = sources.batch(picked, pad)
         output = student(ids.to(device), mask.to(device))
         predicted = output if isinstance(student, TransformerStudent) else output[1]
-        wanted = targets[torch.tensor([target_row[i] for i in picked], device=device)]
-        return nn.functional.mse_loss(predicted, wanted)
+        picked_rows = torch.tensor([target_row[i] for i in picked], device=device)
+        mse = nn.functional.mse_loss(predicted, targets[picked_rows])
+        if cfg.objective is Objective.MSE:
+            return mse
+        # mse x dim / 2 is the mean cosine distance for unit vectors: both terms on the same footing.
+        return mse * targets.shape[1] / 2 + cfg.rank_weight * rank_loss(predicted, targets, picked_rows)
 
     loop = LoopConfig.of(cfg)
     outcome = train_loop(student, batch_loss, run_dir, loop, f"distill {cfg.student} ({len(sources)} sentences)")

@@ -42,12 +42,26 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="a transformer student's vocabulary: its own, or the packaged XLM-R pieces (trimmed to the "
         "training corpus) with embeddings transplanted from its own (docs/multilingual.md)",
     )
+    parser.add_argument(
+        "--objective",
+        choices=("mse", "mse-rank"),
+        default="mse",
+        help="mse: the paper's loss; mse-rank: plus a ranking loss against every training row's teacher vector",
+    )
+    parser.add_argument("--rank-weight", type=float, default=1.0, help="weight of the ranking loss (mse-rank)")
+    parser.add_argument(
+        "--language-alpha",
+        type=float,
+        default=1.0,
+        help="draw batch languages with probability ∝ sentences**alpha (1: uniform over sentences; "
+        "0.5 gives low-resource languages a larger share)",
+    )
     parser.set_defaults(func=_run, max_rows=20000)
 
 
 def _run(args: argparse.Namespace) -> int:
     from exporter.export import export_bundle
-    from training.multilingual.distill import DistillConfig, StudentVocab, teacher_path, train_distill
+    from training.multilingual.distill import DistillConfig, Objective, StudentVocab, teacher_path, train_distill
     from training.multilingual.export import export_encoder
     from training.multilingual.loop import Outcome
     from training.multilingual.tatoeba import evaluate_bundle
@@ -65,6 +79,9 @@ def _run(args: argparse.Namespace) -> int:
         teacher=str(teacher),
         student=args.student,
         student_vocab=StudentVocab(args.student_vocab),
+        objective=Objective(args.objective),
+        rank_weight=args.rank_weight,
+        language_alpha=args.language_alpha,
     )
     checkpoint, outcome = train_distill(cfg)
     print(f"student checkpoint: {checkpoint}")

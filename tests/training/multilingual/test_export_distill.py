@@ -170,3 +170,34 @@ def test_cli_distill_transformer_student_defaults(
     assert json.loads((tmp_path / "runs" / "distill" / "run_config.json").read_text())["lr"] == 1e-4
     manifest = lexsent.load(tmp_path / "models" / f"distill-{student.name}").manifest
     assert manifest.kind is ModelKind.MULTILINGUAL and "tatoeba_error_margin" in manifest.evaluation
+
+
+def test_rank_loss_matches_hand_computed_cross_entropy_and_skips_near_duplicates() -> None:
+    from training.multilingual.distill import FALSE_NEGATIVE_COS, RANK_TEMPERATURE, rank_loss
+
+    e = torch.eye(3)
+    twin = torch.nn.functional.normalize(e[0] + 0.05 * e[1], dim=0)  # cos 0.9988 with row 0: a near-duplicate
+    bank = torch.stack([e[0], e[1], e[2], twin])
+    assert float(twin @ e[0]) > FALSE_NEGATIVE_COS
+    predicted = torch.tensor([[1.0, 0.9, 0.3], [0.9, 0.8, 1.0]])  # unnormalised: the loss normalises
+    loss = rank_loss(predicted, bank, torch.tensor([0, 2]))
+    unit = predicted / predicted.norm(dim=1, keepdim=True)
+    sims = (unit @ bank.T).double().numpy() / RANK_TEMPERATURE
+    first = -sims[0, 0] + np.log(np.exp(sims[0, [0, 1, 2]]).sum())  # the twin is left out for row 0
+    second = -sims[1, 2] + np.log(np.exp(sims[1]).sum())  # row 2 has no near-duplicate: all four compete
+    assert float(loss) == pytest.approx((first + second) / 2, rel=1e-4)
+    assert first > 0.05 and second > 0.05  # both terms matter: not a test of two zeros
+
+
+def test_ranking_objective_with_language_balanced_batches_learns(
+    parallel_dir: Path, tiny_bundle: Path, tmp_path: Path
+) -> None:
+    from training.multilingual.distill import Objective
+
+    cfg = _transformer_cfg(
+        parallel_dir, tiny_bundle, tmp_path / "run", objective=Objective.MSE_RANK, language_alpha=0.5, steps=40
+    )
+    _, outcome = train_distill(cfg)
+    assert outcome is Outcome.FINISHED
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "loss.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
