@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     models = ModelRegistry.load(
         paths,
         threads=settings.threads,
-        max_batch_tokens=settings.max_batch_tokens,
+        max_run_tokens=settings.max_run_tokens,
         long_input=settings.long_input,
         default=settings.default_model,
     )

@@ -45,11 +45,11 @@ class ModelRegistry:
         paths: Iterable[Path],
         *,
         threads: int,
-        max_batch_tokens: int,
+        max_run_tokens: int | None,
         long_input: LongInputPolicy,
         default: str | None = None,
     ) -> ModelRegistry:
-        encoders = [load(p, threads=threads, max_batch_tokens=max_batch_tokens, long_input=long_input) for p in paths]
+        encoders = [load(p, threads=threads, max_batch_tokens=max_run_tokens, long_input=long_input) for p in paths]
         return cls(encoders, default)
 
     @property

@@ -40,7 +40,10 @@ class ServerSettings(CoreSettings):
     default_model: str | None = Field(None, description="name of the model used when a request names none")
     api_key: SecretStr | None = Field(None, description="read-write API key (Authorization: Bearer KEY)")
     read_only_api_key: SecretStr | None = Field(None, description="API key that may only read (no writes)")
-    max_batch_tokens: int = Field(8192, gt=0, description="padded-token budget of one model batch")
+    max_batch_tokens: int = Field(8192, gt=0, description="tokens of waiting requests one model batch may gather")
+    max_run_tokens: int | None = Field(
+        None, gt=0, description="padded tokens per onnxruntime call (default: 256 on CPU, 8192 on CUDA)"
+    )
     max_client_batch: int = Field(2048, gt=0, description="most inputs one request may carry (more: 422)")
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="largest request body (more: 413)")
     max_queue: int = Field(8192, gt=0, description="inputs waiting per model before requests get 429")

@@ -63,6 +63,19 @@ def test_vectors_independent_of_batching(tiny_bundle: Path) -> None:
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)  # manifest says normalized
 
 
+def test_cpu_runs_default_to_small_length_sorted_batches(tiny_bundle: Path) -> None:
+    from lexsent.batching import plan_batches
+    from lexsent.encoder import CPU_RUN_TOKENS
+
+    encoder = lexsent.load(tiny_bundle, device=lexsent.Device.CPU)
+    assert encoder.max_batch_tokens == CPU_RUN_TOKENS == 256
+    assert lexsent.load(tiny_bundle, device=lexsent.Device.CPU, max_batch_tokens=4096).max_batch_tokens == 4096
+    # 32 short inputs of mixed length become several runs, each of similar lengths within 256 padded tokens.
+    lengths = [len(t) for t in encoder.tokenize([f"word {'x ' * (i % 23)}" for i in range(32)])]
+    runs = plan_batches(lengths, encoder.max_batch_tokens)
+    assert len(runs) > 1 and all(len(run) * max(lengths[i] for i in run) <= 256 for run in runs)
+
+
 def test_token_id_input(encoder: lexsent.Encoder) -> None:
     tokens = encoder.tokenize(["hello world"])
     from_ids = encoder.run(encoder.tokenizer.from_ids([tokens[0].ids]))

@@ -78,7 +78,7 @@ def _serve(models: list[Path], options: dict[str, Any]) -> Iterator[Running]:
         model=models, http_port=free_port(), grpc_port=free_port(), threads=2, drain_timeout=5, **options
     )
     registry = ModelRegistry.load(
-        settings.model, threads=2, max_batch_tokens=settings.max_batch_tokens, long_input=settings.long_input
+        settings.model, threads=2, max_run_tokens=settings.max_run_tokens, long_input=settings.long_input
     )
     service = Service(settings, registry)
     loop = asyncio.new_event_loop()
