@@ -68,3 +68,18 @@ def test_info_nce_matches_hand_computed_value() -> None:
     # row 0 (a0): positive b0 cos 1; negatives a1 cos 0, b1 cos 0
     expected = -torch.log(torch.exp(torch.tensor(2.0)) / (torch.exp(torch.tensor(2.0)) + 2))
     assert info_nce(a, b, t).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_mirror_char_span_replaces_k_characters_and_leaves_short_texts_whole() -> None:
+    from training.mirror.augment import MIN_CHARS_TO_MASK, mask_char_span
+
+    short = "Open the file"
+    assert len(short) < MIN_CHARS_TO_MASK and mask_char_span(short, 5, "[MASK]", _gen()) == short
+    text = "Could not connect to the printer on the network"
+    for seed in range(20):
+        out = mask_char_span(text, 5, "[MASK]", _gen(seed))
+        # exactly 5 consecutive characters hidden, somewhere in the text
+        spans = [s for s in range(len(text) - 5) if out == f"{text[:s]} [MASK] {text[s + 5 :]}".strip()]
+        assert len(spans) == 1
+    assert mask_char_span(text, 5, "[MASK]", _gen(3)) == mask_char_span(text, 5, "[MASK]", _gen(3))
+    assert mask_char_span(text, 0, "[MASK]", _gen()) == text

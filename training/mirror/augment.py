@@ -1,13 +1,32 @@
-"""MirrorBERT's input augmentation: one view of each item gets a random span of k tokens masked.
+"""MirrorBERT's input augmentation: one view of each item gets a random span of k units masked.
 
-The span never covers [CLS]/[SEP]/padding, and at least one content token stays visible (a
-three-piece word with k = 5 keeps one piece), so the two views remain views of the same item.
-The other source of difference between the views is dropout, applied by the model in train mode.
+Two units. `char` is what the authors' released code does: k characters of the text are replaced by
+the mask token, and texts shorter than 30 characters are left whole (dropout alone makes their views
+differ). `token` masks k tokens after tokenisation; the span never covers [CLS]/[SEP]/padding and at
+least one content token stays visible. On short UI strings a 5-token span hides half the text, a
+5-character span a word or two. The other source of difference between the views is dropout.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import torch
+
+MIN_CHARS_TO_MASK = 30  # the authors' code leaves shorter texts unmasked
+
+
+class SpanUnit(StrEnum):
+    CHAR = "char"
+    TOKEN = "token"
+
+
+def mask_char_span(text: str, k: int, mask_token: str, gen: torch.Generator) -> str:
+    """`text` with k consecutive characters at a random position replaced by `mask_token`."""
+    if k <= 0 or len(text) < max(MIN_CHARS_TO_MASK, k + 1):
+        return text
+    start = int(torch.randint(0, len(text) - k, (), generator=gen))
+    return f"{text[:start]} {mask_token} {text[start + k :]}".strip()
 
 
 def mask_random_span(

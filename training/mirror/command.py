@@ -23,7 +23,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--temperature", type=float, default=None, help="default: 0.04 (sentence) / 0.2 (word)")
-    parser.add_argument("--span", type=int, default=5, help="random span masking length k on one view")
+    parser.add_argument("--span", type=int, default=5, help="random span masking length k on one view (0: none)")
+    parser.add_argument(
+        "--span-unit",
+        choices=("char", "token"),
+        default="char",
+        help="char: k characters, texts under 30 characters left whole (the authors' code); token: k tokens",
+    )
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--drophead", type=float, default=0.0, help="probability of dropping an attention head")
     parser.add_argument("--pooling", choices=("cls", "mean"), default="mean")

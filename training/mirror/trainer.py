@@ -1,6 +1,7 @@
 """MirrorBERT training (Liu et al., 2021): self-duplication + span masking + dropout + InfoNCE.
 
-Each item is duplicated; one copy gets a random span of k tokens masked; both go through the same
+Each item is duplicated; one copy gets a random span of k characters (the authors' code; or tokens)
+masked; both go through the same
 encoder in train mode (dropout p makes even identical inputs differ); InfoNCE with temperature τ pulls
 each pair together against the other in-batch items. Defaults follow the paper: 10k items, batch 200,
 AdamW lr 2e-5, 1 epoch (sentence, τ = 0.04) or 2 epochs (word, τ = 0.2). Batch 200 runs as one
@@ -22,7 +23,7 @@ import torch
 
 from training.checkpoint import TrainingState
 from training.data.splits import EvalGuard
-from training.mirror.augment import mask_random_span
+from training.mirror.augment import SpanUnit, mask_char_span, mask_random_span
 from training.mirror.encoder import DropHead, PoolingMode, load_backbone, pool, resolve_source
 from training.mirror.loss import info_nce
 from training.plot import plot_loss
@@ -48,6 +49,7 @@ class MirrorConfig:
     lr: float = 2e-5
     temperature: float | None = None
     span: int = 5
+    span_unit: SpanUnit = SpanUnit.CHAR
     dropout: float = 0.1
     drophead: float = 0.0
     pooling: str = "mean"
@@ -63,6 +65,7 @@ class MirrorConfig:
 
     def __post_init__(self) -> None:
         defaults = MODE_DEFAULTS[self.mode]
+        self.span_unit = SpanUnit(self.span_unit)
         self.epochs = self.epochs or int(defaults["epochs"])
         self.temperature = self.temperature or float(defaults["temperature"])
         self.max_length = self.max_length or int(defaults["max_length"])
@@ -142,10 +145,17 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
                 state.save(step)
                 bar.close()
                 return None
-            rows = [encoded[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
-            ids, attention = _pad(rows, tokenizer.pad_token_id)
-            masked = mask_random_span(ids, attention, cfg.span, tokenizer.mask_token_id, gen)
-            both = model(torch.cat([ids, masked]).to(device), torch.cat([attention, attention]).to(device))
+            picked = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            rows = [encoded[i] for i in picked]
+            if cfg.span_unit is SpanUnit.CHAR:
+                views = [mask_char_span(items[i], cfg.span, tokenizer.mask_token, gen) for i in picked]
+                masked_rows = tokenizer(views, truncation=True, max_length=cfg.max_length)["input_ids"]
+                ids, attention = _pad(rows + masked_rows, tokenizer.pad_token_id)
+            else:
+                plain, plain_attention = _pad(rows, tokenizer.pad_token_id)
+                masked = mask_random_span(plain, plain_attention, cfg.span, tokenizer.mask_token_id, gen)
+                ids, attention = torch.cat([plain, masked]), torch.cat([plain_attention, plain_attention])
+            both = model(ids.to(device), attention.to(device))
             loss = info_nce(both[: len(rows)], both[len(rows) :], float(cfg.temperature))
             loss.backward()
             optimizer.step()
