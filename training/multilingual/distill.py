@@ -139,6 +139,11 @@ def _transplanted(source: Path, run_dir: Path, cfg: DistillConfig) -> Path:
 def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     """Train (or resume) the student; returns its checkpoint (`encoder.pt` for the BiLSTM, a Hugging Face
     directory for a transformer student) and writes the loss plot."""
+    if cfg.student == BILSTM and cfg.student_vocab is not StudentVocab.OWN:
+        raise InvalidInputError(
+            "--student-vocab applies to a pre-trained transformer student; the BiLSTM learns its own embeddings: "
+            "give it the XLM-R pieces with --vocab xlmr"
+        )
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir = Path(cfg.run_dir)

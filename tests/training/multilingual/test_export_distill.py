@@ -172,6 +172,15 @@ def test_cli_distill_transformer_student_defaults(
     assert manifest.kind is ModelKind.MULTILINGUAL and "tatoeba_error_margin" in manifest.evaluation
 
 
+def test_bilstm_student_refuses_a_transplanted_vocabulary(parallel_dir: Path, tmp_path: Path) -> None:
+    from training.multilingual.distill import StudentVocab
+
+    cfg = DistillConfig(data_dir=str(parallel_dir), run_dir=str(tmp_path / "run"), student_vocab=StudentVocab.XLMR)
+    with pytest.raises(InvalidInputError, match="--vocab xlmr"):
+        train_distill(cfg)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
 def test_rank_loss_matches_hand_computed_cross_entropy_and_skips_near_duplicates() -> None:
     from training.multilingual.distill import FALSE_NEGATIVE_COS, RANK_TEMPERATURE, rank_loss
 
