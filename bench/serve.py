@@ -48,6 +48,17 @@ Send = Callable[[str], Awaitable[None]]
 
 
 @dataclass
+class InProcess:
+    """In-process references of one bundle: batched encode at batch 32 (the issue's reference) and at a
+    batch as large as the concurrency (the most a server can gather with that many requests in flight),
+    plus single-input encode latency."""
+
+    batched: float
+    at_concurrency: dict[int, float]
+    single_ms: float
+
+
+@dataclass
 class Row:
     engine: str
     transport: str
@@ -210,11 +221,11 @@ def grpc_engine(target: str, model: str) -> Engine:
     return open_
 
 
-def batched_rate(encoder: lexsent.Encoder, texts: Sequence[str]) -> float:
-    """In-process reference: inputs/s encoding `texts` in batches of 32."""
+def batched_rate(encoder: lexsent.Encoder, texts: Sequence[str], batch: int = 32) -> float:
+    """In-process reference: inputs/s encoding `texts` in batches of `batch`."""
     start = time.perf_counter()
-    for i in range(0, len(texts), 32):
-        encoder.encode(texts[i : i + 32])
+    for i in range(0, len(texts), batch):
+        encoder.encode(texts[i : i + batch])
     return len(texts) / (time.perf_counter() - start)
 
 
@@ -232,12 +243,13 @@ async def measure(
     encoders: dict[str, lexsent.Encoder],
     texts: list[str],
     args: argparse.Namespace,
-) -> tuple[list[Row], dict[str, tuple[float, float]]]:
+) -> tuple[list[Row], dict[str, InProcess]]:
     """Engines interleaved round by round, so drifting machine load hits all of them alike."""
     per_round = max(1, args.requests // args.rounds)
     rates: dict[tuple[str, str, int], list[float]] = {}
     latencies: dict[tuple[str, str, int], list[float]] = {}
     reference: dict[str, list[float]] = {name: [] for name in encoders}
+    at_concurrency: dict[tuple[str, int], list[float]] = {}
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
     # reused texts gave infinity-emb ~1.6x its fresh-text throughput at c=64, disk cache off).
     offset = 0
@@ -248,6 +260,7 @@ async def measure(
         for r in range(args.rounds):
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
+                at_concurrency.setdefault((name, c), []).append(batched_rate(encoder, texts[: args.requests // 2], c))
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
                     rate, lat = await load(send, texts[offset : offset + per_round + 8], c, per_round)
@@ -266,20 +279,34 @@ async def measure(
         )
         for (e, t, c), v in rates.items()
     ]
-    singles = {name: single_p50_ms(encoder, texts[:200]) for name, encoder in encoders.items()}
-    return rows, {name: (statistics.median(v), singles[name]) for name, v in reference.items()}
-
-
-def report(rows: list[Row], reference: dict[str, tuple[float, float]]) -> None:
-    print(f"\n{'engine':<28}{'transport':<10}{'conc':>5}{'inputs/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs in-proc':>11}")
-    for r in rows:
-        batched = reference.get(r.engine, (0.0, 0.0))[0]
-        ratio = f"{r.throughput / batched:.2f}x" if batched else "-"
-        print(
-            f"{r.engine:<28}{r.transport:<10}{r.concurrency:>5}{r.throughput:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{ratio:>11}"
+    in_process = {
+        name: InProcess(
+            statistics.median(v),
+            {c: statistics.median(at_concurrency[name, c]) for c in args.concurrency},
+            single_p50_ms(encoders[name], texts[:200]),
         )
-    for name, (rate, single) in reference.items():
-        print(f"in-process {name}: batched {rate:.0f} inputs/s, single-input encode p50 {single:.2f} ms")
+        for name, v in reference.items()
+    }
+    return rows, in_process
+
+
+def report(rows: list[Row], reference: dict[str, InProcess]) -> None:
+    head = f"{'engine':<28}{'transport':<10}{'conc':>5}{'inputs/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"\n{head}{'x in-proc b32':>15}{'x in-proc b=c':>15}")
+    for r in rows:
+        ref = reference.get(r.engine)
+        b32, bc = (
+            (f"{r.throughput / ref.batched:.2f}x", f"{r.throughput / ref.at_concurrency[r.concurrency]:.2f}x")
+            if ref
+            else ("-", "-")
+        )
+        print(
+            f"{r.engine:<28}{r.transport:<10}{r.concurrency:>5}{r.throughput:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+            f"{b32:>15}{bc:>15}"
+        )
+    for name, ref in reference.items():
+        per_c = ", ".join(f"batch {c}: {rate:.0f}" for c, rate in ref.at_concurrency.items())
+        print(f"in-process {name}: batch 32: {ref.batched:.0f}/s ({per_c}); single encode p50 {ref.single_ms:.2f} ms")
     peer = {r.concurrency: r for r in rows if r.engine.startswith("infinity")}
     fp32 = next(iter(reference), None)
     if peer and fp32:
@@ -290,9 +317,10 @@ def report(rows: list[Row], reference: dict[str, tuple[float, float]]) -> None:
                 print(f"  {r.engine:<24}{r.transport:<6} c={r.concurrency:<3} {ratio:.2f}x")
     if fp32:
         single = next(r for r in rows if r.engine == fp32 and r.transport == "http" and r.concurrency == 1)
+        base = reference[fp32].single_ms
         print(
-            f"\nsingle short request over HTTP: p50 {single.p50_ms:.2f} ms vs in-process {reference[fp32][1]:.2f} ms "
-            f"(+{single.p50_ms - reference[fp32][1]:.2f} ms)"
+            f"\nsingle short request over HTTP: p50 {single.p50_ms:.2f} ms vs in-process {base:.2f} ms "
+            f"(+{single.p50_ms - base:.2f} ms)"
         )
 
 
@@ -327,7 +355,8 @@ def main() -> None:
         rows, reference = asyncio.run(measure(engines, encoders, texts, args))
     report(rows, reference)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": [asdict(r) for r in rows], "in_process": reference}, indent=2))
+    in_process = {name: asdict(ref) for name, ref in reference.items()}
+    args.out.write_text(json.dumps({"rows": [asdict(r) for r in rows], "in_process": in_process}, indent=2))
     print(f"\nwrote {args.out}")
 
 
