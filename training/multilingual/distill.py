@@ -43,6 +43,10 @@ RANK_TEMPERATURE = 0.05
 # Bank rows whose teacher vector is this close to the positive's are near-duplicates ("Open file" and
 # "Open File" embed identically in an uncased teacher), not negatives: they are left out of the softmax.
 FALSE_NEGATIVE_COS = 0.95
+# A batch runs as this many length-sorted parts, each padded to its own longest sentence: for 64 UI
+# sentences (mean 18, longest 32 tokens) the MiniLM student's forward + backward took 15-22 % less
+# time in two parts than in one; more parts were slower (small matrix products).
+LENGTH_PARTS = 2
 
 
 class Objective(StrEnum):
@@ -192,9 +196,14 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
             picked = batch_indices(len(sources), cfg.batch_size, step, cfg.seed)
         else:
             picked = sampler(cfg.batch_size, step, cfg.seed)
-        ids, mask = sources.batch(picked, pad)
-        output = student(ids.to(device), mask.to(device))
-        predicted = output if isinstance(student, TransformerStudent) else output[1]
+        picked = sorted(picked, key=lambda i: len(sources.ids[i]))
+        size = -(-len(picked) // LENGTH_PARTS)
+        parts = []
+        for start in range(0, len(picked), size):
+            ids, mask = sources.batch(picked[start : start + size], pad)
+            output = student(ids.to(device), mask.to(device))
+            parts.append(output if isinstance(student, TransformerStudent) else output[1])
+        predicted = torch.cat(parts)
         picked_rows = torch.tensor([target_row[i] for i in picked], device=device)
         mse = nn.functional.mse_loss(predicted, targets[picked_rows])
         if cfg.objective is Objective.MSE:

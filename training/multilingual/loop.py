@@ -94,6 +94,8 @@ def train_loop(
     log = LossLog(run_dir)
     state = TrainingState(run_dir, model, optimizer, scheduler)
     step = state.resume(cfg.resume is Resume.AUTO, log)
+    for group in optimizer.param_groups:  # a checkpoint of an unfused optimizer restores its flags with it
+        group.update(fused=True, foreach=None)
 
     def save() -> None:
         state.save(step)
