@@ -250,6 +250,7 @@ async def measure(
     latencies: dict[tuple[str, str, int], list[float]] = {}
     reference: dict[str, list[float]] = {name: [] for name in encoders}
     at_concurrency: dict[tuple[str, int], list[float]] = {}
+    singles: dict[str, list[float]] = {name: [] for name in encoders}
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
     # reused texts gave infinity-emb ~1.6x its fresh-text throughput at c=64, disk cache off).
     offset = 0
@@ -261,6 +262,9 @@ async def measure(
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
                 at_concurrency.setdefault((name, c), []).append(batched_rate(encoder, texts[: args.requests // 2], c))
+                # measured every round, beside the servers' rounds, so machine drift cannot bias the
+                # single-request overhead (measured once at the end, it read -0.2 ms in one run, +2.5 in another)
+                singles[name].append(single_p50_ms(encoder, texts[:100]))
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
                     rate, lat = await load(send, texts[offset : offset + per_round + 8], c, per_round)
@@ -283,7 +287,7 @@ async def measure(
         name: InProcess(
             statistics.median(v),
             {c: statistics.median(at_concurrency[name, c]) for c in args.concurrency},
-            single_p50_ms(encoders[name], texts[:200]),
+            statistics.median(singles[name]),
         )
         for name, v in reference.items()
     }
