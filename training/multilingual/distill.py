@@ -28,7 +28,14 @@ from lexsent.errors import InvalidInputError
 from training.mirror.encoder import resolve_source
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
-from training.multilingual.examples import LanguageSampler, batch_indices, encode, load_rows, shared_tokenizer
+from training.multilingual.examples import (
+    LanguageSampler,
+    Sentences,
+    batch_indices,
+    encode,
+    load_rows,
+    shared_tokenizer,
+)
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
 from training.multilingual.options import BILSTM
 from training.multilingual.transformer_student import TransformerStudent, student_tokenizer
@@ -128,6 +135,19 @@ def rank_loss(predicted: torch.Tensor, bank: torch.Tensor, rows: torch.Tensor) -
     return nn.functional.cross_entropy(logits.masked_fill(near, float("-inf")), rows)
 
 
+def _embed_in_parts(
+    student: nn.Module, sources: Sentences, picked: list[int], pad: int, device: torch.device
+) -> torch.Tensor:
+    """The student's vectors of length-sorted `picked`, run as `LENGTH_PARTS` separately padded parts."""
+    size = -(-len(picked) // LENGTH_PARTS)
+    parts = []
+    for start in range(0, len(picked), size):
+        ids, mask = sources.batch(picked[start : start + size], pad)
+        output = student(ids.to(device), mask.to(device))
+        parts.append(output if isinstance(student, TransformerStudent) else output[1])
+    return torch.cat(parts)
+
+
 def _transplanted(source: Path, run_dir: Path, cfg: DistillConfig) -> Path:
     """The student on the XLM-R vocabulary, trimmed to the pieces of every training row (made once per run)."""
     out = run_dir / TRANSPLANT_DIR
@@ -197,13 +217,7 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
         else:
             picked = sampler(cfg.batch_size, step, cfg.seed)
         picked = sorted(picked, key=lambda i: len(sources.ids[i]))
-        size = -(-len(picked) // LENGTH_PARTS)
-        parts = []
-        for start in range(0, len(picked), size):
-            ids, mask = sources.batch(picked[start : start + size], pad)
-            output = student(ids.to(device), mask.to(device))
-            parts.append(output if isinstance(student, TransformerStudent) else output[1])
-        predicted = torch.cat(parts)
+        predicted = _embed_in_parts(student, sources, picked, pad, device)
         picked_rows = torch.tensor([target_row[i] for i in picked], device=device)
         mse = nn.functional.mse_loss(predicted, targets[picked_rows])
         if cfg.objective is Objective.MSE:
