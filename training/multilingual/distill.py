@@ -82,10 +82,10 @@ class DistillConfig:
     layers: int = 1
     dropout: float = 0.1
     max_tokens: int = 32
-    max_rows: int | None = 20000
-    objective: Objective = Objective.MSE
+    max_rows: int | None = None  # all rows: a sample starves the smallest languages (docs/multilingual.md)
+    objective: Objective = Objective.MSE_RANK
     rank_weight: float = 1.0
-    language_alpha: float = 1.0  # batch languages drawn ∝ sentences ** alpha (1: uniform over sentences)
+    language_alpha: float = 0.5  # batch languages drawn ∝ sentences ** alpha (1: uniform over sentences)
     batch_size: int = 64
     lr: float = 2e-3
     steps: int = 3000

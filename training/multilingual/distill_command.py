@@ -45,18 +45,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--objective",
         choices=("mse", "mse-rank"),
-        default="mse",
-        help="mse: the paper's loss; mse-rank: plus a ranking loss against every training row's teacher vector",
+        default="mse-rank",
+        help="mse: the paper's loss; mse-rank (default): plus a ranking loss against every training row's "
+        "teacher vector (at 600 steps: 35.8 %% average error against 49.8 %% for mse, docs/multilingual.md)",
     )
     parser.add_argument("--rank-weight", type=float, default=1.0, help="weight of the ranking loss (mse-rank)")
     parser.add_argument(
         "--language-alpha",
         type=float,
-        default=1.0,
+        default=0.5,
         help="draw batch languages with probability ∝ sentences**alpha (1: uniform over sentences; "
-        "0.5 gives low-resource languages a larger share)",
+        "0.5, the default, gives low-resource languages a larger share)",
     )
-    parser.set_defaults(func=_run, max_rows=20000)
+    parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
