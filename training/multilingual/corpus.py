@@ -155,6 +155,12 @@ def collect(
     return corpus
 
 
+def overlap_key(text: str) -> str:
+    """What two sentences share when one is the other up to case, punctuation and spacing ("Open File…",
+    "open file"): the key under which held-out sentences are kept out of training."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+
+
 def sentence_hash(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.casefold().encode("utf-8")).digest()[:8], "big")
 
@@ -166,7 +172,8 @@ def split_test(
 
     A test pair must be unambiguous for retrieval: one translation, not shared with another English
     sentence in that language's test set, and a sentence-like English side (min words). Every English
-    sentence used as a test item in any language is removed from the training rows of all languages.
+    sentence used as a test item in any language, and every variant of it (`overlap_key`), is removed from
+    the training rows of all languages; so is every variant of a held-out translation.
     A language with few pairs gives at most a fifth of them to the test side.
     """
     test: dict[str, list[tuple[str, str]]] = {lang: [] for lang in corpus.stats}
@@ -185,12 +192,16 @@ def split_test(
             held_out.add(english)
         if all(len(pairs) >= quota[lang] for lang, pairs in test.items()):
             break
-    for english in held_out:
-        del corpus.rows[english]
-    # A translation held out in a language's test set must not be trained on through another English row.
+    held_english = {overlap_key(en) for en in held_out}
+    held_targets = {lang: {overlap_key(xx) for _, xx in pairs} for lang, pairs in test.items()}
+    # Neither a held-out sentence nor a variant of it (case, punctuation, spacing) is trained on, in any
+    # language, through any English row.
     for english, per_language in list(corpus.rows.items()):
+        if overlap_key(english) in held_english:
+            del corpus.rows[english]
+            continue
         for language, translations in list(per_language.items()):
-            kept = [t for t in translations if t.casefold() not in used_targets[language]]
+            kept = [t for t in translations if overlap_key(t) not in held_targets[language]]
             if kept:
                 per_language[language] = kept
             else:
@@ -205,18 +216,18 @@ def split_test(
 def add_training_only(corpus: ParallelCorpus, extra: ParallelCorpus, test: dict[str, list[tuple[str, str]]]) -> None:
     """Merge `extra`'s pairs into the training rows, never touching the test split.
 
-    An English sentence held out in any language (compared case-folded) is skipped, and so is a
-    translation held out in its language's test set or already present in the row.
+    An English sentence held out in any language is skipped, and so is a translation held out in its
+    language's test set or already present in the row (all compared by `overlap_key`).
     """
-    held_english = {en.casefold() for pairs in test.values() for en, _ in pairs}
-    held_targets = {lang: {xx.casefold() for _, xx in pairs} for lang, pairs in test.items()}
+    held_english = {overlap_key(en) for pairs in test.values() for en, _ in pairs}
+    held_targets = {lang: {overlap_key(xx) for _, xx in pairs} for lang, pairs in test.items()}
     for english, per_language in extra.rows.items():
-        if english.casefold() in held_english:
+        if overlap_key(english) in held_english:
             continue
         row = corpus.rows.setdefault(english, {})
         for language, translations in per_language.items():
-            present = {t.casefold() for t in row.get(language, [])} | held_targets.get(language, set())
-            added = [t for t in translations if t.casefold() not in present]
+            present = {overlap_key(t) for t in row.get(language, [])} | held_targets.get(language, set())
+            added = [t for t in translations if overlap_key(t) not in present]
             if added:
                 row.setdefault(language, []).extend(added)
                 corpus.stats[language].extra += len(added)

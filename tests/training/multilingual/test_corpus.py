@@ -8,12 +8,16 @@ import pytest
 
 from training.multilingual.corpus import (
     CleaningRules,
+    LanguageStats,
+    ParallelCorpus,
     build,
     clean,
     keep_pair,
+    overlap_key,
     read_catalog,
     read_test,
     read_train,
+    split_test,
 )
 
 LOCALE = Path(__file__).resolve().parents[2] / "fixtures" / "locale"
@@ -57,17 +61,35 @@ def test_build_splits_held_out_pairs_never_trained_on(tmp_path: Path) -> None:
     train = list(read_train(tmp_path))
     assert len(train) == len(corpus.rows) > 50
     assert any({"de", "fr", "ja"} <= set(t) for _, t in train), "no multi-way row joined through English"
-    train_english = {en.casefold() for en, _ in train}
+    train_english = {overlap_key(en) for en, _ in train}
     for lang in LANGS:
         test = read_test(tmp_path, lang)
         stats = corpus.stats[lang]
         assert 0 < len(test) == stats.test <= 15
         assert stats.train + stats.test <= stats.cleaned <= stats.raw
         assert all(len(en.split()) >= 3 for en, _ in test)
-        assert not {en.casefold() for en, _ in test} & train_english
-        trained_targets = {s.casefold() for _, t in train for s in t.get(lang, [])}
-        assert not {xx.casefold() for _, xx in test} & trained_targets
+        assert not {overlap_key(en) for en, _ in test} & train_english
+        trained_targets = {overlap_key(s) for _, t in train for s in t.get(lang, [])}
+        assert not {overlap_key(xx) for _, xx in test} & trained_targets
         assert len({xx for _, xx in test}) == len(test)
+
+
+def test_variants_of_held_out_sentences_are_not_trained_on() -> None:
+    """UI catalogues repeat strings up to case and punctuation ("Open the file…", "open the File"): such a
+    variant of a test sentence, or of its translation, would let a model recall the test pair."""
+    assert overlap_key("Open the File…") == overlap_key("open the file") == overlap_key("open  the-file")
+    assert overlap_key("ファイルを開く。") == overlap_key("ファイルを 開く")
+    rows = {
+        "open the file now": {"de": ["Datei jetzt öffnen"]},
+        "Open the File now…": {"de": ["Datei jetzt öffnen…"]},  # the same pair, punctuated
+        "close the window please": {"de": ["Datei jetzt öffnen!"]},  # another row reusing the held-out target
+        "save the document first": {"de": ["Zuerst das Dokument speichern"]},
+    }
+    corpus = ParallelCorpus(rows=rows, stats={"de": LanguageStats(cleaned=5)})
+    test = split_test(corpus, test_size=1)
+    assert len(test["de"]) == 1
+    assert test["de"] == [("open the file now", "Datei jetzt öffnen")]  # the first in hash order
+    assert corpus.rows == {"save the document first": {"de": ["Zuerst das Dokument speichern"]}}
 
 
 def test_build_is_deterministic(tmp_path: Path) -> None:
@@ -100,5 +122,6 @@ def test_training_only_roots_add_pairs_but_never_change_the_test_split(tmp_path:
         assert test == read_test(tmp_path / "alone", lang) and test
         stats = merged.stats[lang]
         assert stats.extra > 0 and stats.train == alone.stats[lang].train + stats.extra
-        assert {s.casefold() for _, t in train for s in t.get(lang, [])}.isdisjoint({xx.casefold() for _, xx in test})
-        assert {en.casefold() for en, _ in train}.isdisjoint({en.casefold() for en, _ in test})
+        trained = {overlap_key(s) for _, t in train for s in t.get(lang, [])}
+        assert trained.isdisjoint({overlap_key(xx) for _, xx in test})
+        assert {overlap_key(en) for en, _ in train}.isdisjoint({overlap_key(en) for en, _ in test})
