@@ -88,6 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     print(f"student checkpoint: {checkpoint}")
     if outcome is Outcome.STOPPED:
         print("stopped early (checkpointed); run the same command again to resume")
+        if transformer:  # the student as it stands is a usable encoder too
+            print(
+                f"to use the student so far: lexsent export {checkpoint} --out DIR --kind multilingual "
+                "--pooling mean --normalize"
+            )
         return 0
     out = Path(args.out)
     if not transformer:

@@ -172,6 +172,29 @@ def test_cli_distill_transformer_student_defaults(
     assert manifest.kind is ModelKind.MULTILINGUAL and "tatoeba_error_margin" in manifest.evaluation
 
 
+def test_cli_stopped_transformer_run_says_how_to_use_the_student_so_far(
+    parallel_dir: Path,
+    tiny_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "distill", "--student", str(tiny_bundle.parent / "src"), "--teacher", str(tiny_bundle)]
+    argv += ["--data-dir", str(parallel_dir), "--langs", "de", "fr", "--steps", "50", "--batch-size", "4"]
+    assert main([*argv, "--max-minutes", "1e-6", "--threads", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped early" in out and not (tmp_path / "models").exists()
+    command = next(line for line in out.splitlines() if line.startswith("to use the student so far: "))
+    student = Path(command.split("lexsent export ", 1)[1].split(" --out")[0])
+    assert student == Path("runs/distill/student") and (student / "config.json").is_file()  # the default run dir
+    assert main(["export", str(student), "--out", "stopped", "--kind", "multilingual", "--pooling", "mean",
+                 "--normalize", "--threads", "1"]) == 0  # fmt: skip
+    assert lexsent.load(tmp_path / "stopped").manifest.kind is ModelKind.MULTILINGUAL
+
+
 def test_bilstm_student_refuses_a_transplanted_vocabulary(parallel_dir: Path, tmp_path: Path) -> None:
     from training.multilingual.distill import StudentVocab
 
