@@ -161,6 +161,12 @@ def overlap_key(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
+def held_out_keys(test: dict[str, list[tuple[str, str]]]) -> tuple[set[str], dict[str, set[str]]]:
+    """`overlap_key`s of the test split: every held-out English sentence, and each language's translations."""
+    english = {overlap_key(en) for pairs in test.values() for en, _ in pairs}
+    return english, {lang: {overlap_key(xx) for _, xx in pairs} for lang, pairs in test.items()}
+
+
 def sentence_hash(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.casefold().encode("utf-8")).digest()[:8], "big")
 
@@ -179,7 +185,6 @@ def split_test(
     test: dict[str, list[tuple[str, str]]] = {lang: [] for lang in corpus.stats}
     quota = {lang: min(test_size, stats.cleaned // 5) for lang, stats in corpus.stats.items()}
     used_targets: dict[str, set[str]] = {lang: set() for lang in corpus.stats}
-    held_out: set[str] = set()
     for english in sorted(corpus.rows, key=sentence_hash):
         if len(english.split()) < min_test_words:
             continue
@@ -189,11 +194,9 @@ def split_test(
                 continue
             test[language].append((english, target))
             used_targets[language].add(target.casefold())
-            held_out.add(english)
         if all(len(pairs) >= quota[lang] for lang, pairs in test.items()):
             break
-    held_english = {overlap_key(en) for en in held_out}
-    held_targets = {lang: {overlap_key(xx) for _, xx in pairs} for lang, pairs in test.items()}
+    held_english, held_targets = held_out_keys(test)
     # Neither a held-out sentence nor a variant of it (case, punctuation, spacing) is trained on, in any
     # language, through any English row.
     for english, per_language in list(corpus.rows.items()):
@@ -219,8 +222,7 @@ def add_training_only(corpus: ParallelCorpus, extra: ParallelCorpus, test: dict[
     An English sentence held out in any language is skipped, and so is a translation held out in its
     language's test set or already present in the row (all compared by `overlap_key`).
     """
-    held_english = {overlap_key(en) for pairs in test.values() for en, _ in pairs}
-    held_targets = {lang: {overlap_key(xx) for _, xx in pairs} for lang, pairs in test.items()}
+    held_english, held_targets = held_out_keys(test)
     for english, per_language in extra.rows.items():
         if overlap_key(english) in held_english:
             continue
