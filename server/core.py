@@ -65,8 +65,9 @@ class Core:
             ) from exc
         finally:
             elapsed = time.perf_counter() - start
-            self.metrics.requests.labels(operation.name, model, status).inc()
-            self.metrics.latency.labels(operation.name).observe(elapsed)
+            metrics = self.metrics
+            metrics.child(metrics.requests, operation.name, model, status).inc()
+            metrics.child(metrics.latency, operation.name).observe(elapsed)
             log.info(
                 "%s %s",
                 operation.name,

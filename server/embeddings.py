@@ -130,8 +130,8 @@ class EmbeddingsService:
         counts = [len(t) for t in tokens]
         truncated = [t.truncated for t in tokens]
         metrics = self.core.metrics
-        metrics.tokens.labels(encoder.name).inc(sum(counts))
-        metrics.truncated.labels(encoder.name).inc(sum(truncated))
+        metrics.child(metrics.tokens, encoder.name).inc(sum(counts))
+        metrics.child(metrics.truncated, encoder.name).inc(sum(truncated))
         return EmbedResult(encoder.name, shorten(vectors, request.dimensions), counts, truncated)
 
     def _tokenize(self, encoder: Encoder, request: EmbedRequest) -> list[Tokenized]:

@@ -6,7 +6,12 @@ clashing in the global default registry.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -36,6 +41,16 @@ class Metrics:
         self.queue_depth = Gauge("lexsent_queue_depth", "Inputs waiting for a batch", ["model"], registry=r)
         self.tokens = Counter("lexsent_tokens", "Tokens embedded", ["model"], registry=r)
         self.truncated = Counter("lexsent_truncated_inputs", "Inputs cut to max_length", ["model"], registry=r)
+        self._children: dict[tuple[object, ...], MetricWrapperBase] = {}
+
+    def child(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, memoised: prometheus_client validates the labels and takes a lock on
+        every call, several times per request. Label values are bounded (served names, outcomes)."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found  # type: ignore[return-value]
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
