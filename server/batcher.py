@@ -5,17 +5,20 @@ budget, runs them as one `Encoder.run` call (which sorts by length and splits by
 hands each job its rows. No timer is involved: while one batch runs, the next one accumulates, so a
 lone request pays no waiting time. The queue is bounded in inputs; a request that would overflow it
 fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED) instead of waiting behind it.
+
+Jobs carry plain event-loop futures, and a finished batch reaches the loop as one callback that settles
+all of its jobs: one wake-up per batch rather than per request, and no per-request
+`concurrent.futures.Future` (whose lock and condition cost the event loop more than the hand-off itself).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lexsent.encoder import Encoder, Vectors
 from lexsent.errors import OverloadedError, UnavailableError
@@ -29,7 +32,19 @@ log = logging.getLogger(__name__)
 class _Job:
     items: Sequence[Tokenized]
     tokens: int
-    future: concurrent.futures.Future[Vectors] = field(default_factory=concurrent.futures.Future)
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Vectors]
+
+
+def _settle(results: list[tuple[_Job, Vectors | Exception]]) -> None:
+    """On the jobs' event loop: hand each job its rows or the batch's error, skipping cancelled jobs."""
+    for job, result in results:
+        if job.future.done():
+            continue
+        if isinstance(result, Exception):
+            job.future.set_exception(result)
+        else:
+            job.future.set_result(result)
 
 
 class Batcher:
@@ -55,7 +70,8 @@ class Batcher:
         self._thread.join()
 
     async def run(self, items: Sequence[Tokenized]) -> Vectors:
-        job = _Job(items, sum(len(t) for t in items))
+        loop = asyncio.get_running_loop()
+        job = _Job(items, sum(len(t) for t in items), loop, loop.create_future())
         with self._cond:
             if self._stopping:
                 raise UnavailableError("server is shutting down")
@@ -66,10 +82,11 @@ class Batcher:
                 )
             self._jobs.append(job)
             self._queued += len(items)
-            self._metrics.queue_depth.labels(self.encoder.name).set(self._queued)
+            self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
             self._cond.notify()
-        # Cancelling the awaiting task (timeout, client gone) cancels the job if it has not started.
-        return await asyncio.wrap_future(job.future)
+        # Cancelling the awaiting task (timeout, client gone) cancels the future: the job is dropped if it
+        # has not started, and its rows are discarded if it has.
+        return await job.future
 
     def _take(self) -> list[_Job] | None:
         with self._cond:
@@ -84,8 +101,10 @@ class Batcher:
                 taken.append(job)
                 tokens += job.tokens
             self._queued -= sum(len(j.items) for j in taken)
-            self._metrics.queue_depth.labels(self.encoder.name).set(self._queued)
-        return [job for job in taken if job.future.set_running_or_notify_cancel()]
+            self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
+        # Reading another thread's future state is a benign race: a job cancelled just after this check
+        # is computed and its rows dropped by `_settle`.
+        return [job for job in taken if not job.future.cancelled()]
 
     def _work(self) -> None:
         while (jobs := self._take()) is not None:
@@ -93,16 +112,30 @@ class Batcher:
                 continue
             items = [item for job in jobs for item in job.items]
             name = self.encoder.name
-            self._metrics.batch_inputs.labels(name).observe(len(items))
-            self._metrics.batch_tokens.labels(name).observe(sum(len(t) for t in items))
+            metrics = self._metrics
+            metrics.child(metrics.batch_inputs, name).observe(len(items))
+            metrics.child(metrics.batch_tokens, name).observe(sum(len(t) for t in items))
             try:
                 vectors = self.encoder.run(items)
             except Exception as exc:  # onnxruntime failures must reach the callers, not kill the worker
                 log.exception("batch of %d inputs failed on model %s", len(items), name)
-                for job in jobs:
-                    job.future.set_exception(exc)
+                _deliver([(job, exc) for job in jobs])
                 continue
+            results: list[tuple[_Job, Vectors | Exception]] = []
             start = 0
             for job in jobs:
-                job.future.set_result(vectors[start : start + len(job.items)])
+                results.append((job, vectors[start : start + len(job.items)]))
                 start += len(job.items)
+            _deliver(results)
+
+
+def _deliver(results: list[tuple[_Job, Vectors | Exception]]) -> None:
+    """One callback per event loop (in practice the server's only one) settles the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Vectors | Exception]]] = {}
+    for job, result in results:
+        by_loop.setdefault(job.loop, []).append((job, result))
+    for loop, mine in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, mine)
+        except RuntimeError:  # that loop has closed: nobody is waiting for these rows
+            continue
