@@ -2,15 +2,22 @@
 
 Transports set `request_id` (from the caller's `x-request-id`, or a fresh one) before calling the
 service, so every line logged while serving that request can be joined to it.
+
+Lines are formatted and written by a background thread (`BackgroundHandler`), several per write: a
+per-request line formatted and flushed on the event loop cost it about a tenth of its time per request.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import queue
+import secrets
 import sys
-import uuid
+import threading
 from contextvars import ContextVar
+from typing import TextIO
 
 from server.settings import LogFormat
 
@@ -18,13 +25,19 @@ request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 REQUEST_ID_HEADER = "x-request-id"
 _MAX_ID = 128
+# Fresh ids: a random per-process prefix and a counter, 32 hex digits like a UUID but without a system
+# call per request. They only need to be unique (they are not secrets).
+_ID_PREFIX = secrets.token_hex(8)
+_ids = itertools.count(1)
+# Records written per write() by the background handler, at most.
+_WRITE_BATCH = 256
 
 
 def new_request_id(supplied: str | None) -> str:
     """Reuse a caller's id when it is printable and short, so ids correlate across services."""
     if supplied and len(supplied) <= _MAX_ID and supplied.isprintable():
         return supplied
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": request_id.get(),
+            "request_id": getattr(record, "request_id", None) or request_id.get(),
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
@@ -42,8 +55,51 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class BackgroundHandler(logging.Handler):
+    """Queue records on the caller's thread (stamped with its request id); a daemon thread formats them
+    and writes whatever has queued up in one write. `close` (run by `logging.shutdown` at exit) drains
+    the queue first, so no line is lost on a normal exit."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self._queue: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._write, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.request_id = request_id.get()
+        record.msg, record.args = record.getMessage(), None  # the arguments may change before the write
+        self._queue.put(record)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        super().close()
+
+    def _write(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < _WRITE_BATCH and not self._queue.empty():
+                batch.append(self._queue.get())
+            lines = []
+            for record in batch:
+                if record is None:
+                    continue
+                try:
+                    lines.append(self.format(record) + "\n")
+                except Exception:  # a record that cannot be formatted must not stop the writer
+                    self.handleError(record)
+            if lines:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            if batch[-1] is None:
+                return
+
+
 def configure(fmt: LogFormat, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BackgroundHandler(sys.stderr)
     if fmt is LogFormat.JSON:
         handler.setFormatter(JsonFormatter())
     else:

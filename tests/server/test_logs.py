@@ -1,0 +1,66 @@
+"""The background log writer keeps every line, in order, each with the request id of the code that logged it."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+
+from server.logs import BackgroundHandler, JsonFormatter, new_request_id, request_id
+
+
+def test_lines_keep_order_and_their_request_ids_across_threads() -> None:
+    stream = io.StringIO()
+    handler = BackgroundHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("test-background-handler")
+    log.propagate = False
+    log.handlers = [handler]
+    log.setLevel(logging.INFO)
+
+    def emit(name: str) -> None:
+        token = request_id.set(f"rid-{name}")
+        try:
+            for i in range(500):
+                log.info("%s %d", name, i, extra={"fields": {"n": i}})
+        finally:
+            request_id.reset(token)
+
+    threads = [threading.Thread(target=emit, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    handler.close()  # drains the queue before returning
+
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(entries) == 1000
+    for name in ("a", "b"):
+        mine = [e for e in entries if e["msg"].startswith(name + " ")]
+        assert [e["n"] for e in mine] == list(range(500))
+        assert {e["request_id"] for e in mine} == {f"rid-{name}"}
+
+
+def test_a_record_that_cannot_be_formatted_does_not_stop_the_writer() -> None:
+    stream = io.StringIO()
+    handler = BackgroundHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.handleError = lambda record: None  # type: ignore[method-assign]
+    bad = logging.LogRecord("x", logging.INFO, __file__, 1, "bad", None, None)
+    bad.created = "not a time"  # type: ignore[assignment]  # formatTime raises on it
+    good = logging.LogRecord("x", logging.INFO, __file__, 2, "good", None, None)
+    handler.emit(bad)
+    handler.emit(good)
+    handler.close()
+    lines = stream.getvalue().splitlines()
+    assert [json.loads(line)["msg"] for line in lines] == ["good"]
+
+
+def test_request_ids_are_the_callers_or_fresh_and_unique() -> None:
+    assert new_request_id("trace-42") == "trace-42"
+    assert new_request_id("x" * 129) != "x" * 129  # too long: replaced
+    assert new_request_id("bad\nid") != "bad\nid"  # not printable: replaced
+    fresh = [new_request_id(None) for _ in range(10_000)]
+    assert len(set(fresh)) == len(fresh)
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in fresh)
