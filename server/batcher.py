@@ -1,10 +1,13 @@
-"""Dynamic batching across concurrent requests, one worker thread per model.
+"""Dynamic batching across concurrent requests, a few worker threads per model.
 
-Requests hand in already-tokenised inputs; the worker takes every waiting job that fits the token
+Requests hand in already-tokenised inputs; a free worker takes every waiting job that fits the token
 budget, runs them as one `Encoder.run` call (which sorts by length and splits by padded size), and
 hands each job its rows. No timer is involved: while one batch runs, the next one accumulates, so a
-lone request pays no waiting time. The queue is bounded in inputs; a request that would overflow it
-fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED) instead of waiting behind it.
+lone request pays no waiting time. Two workers (`--batch-workers`, the default) keep a second batch in
+onnxruntime while the first runs, sharing the session's intra-op threads, which short batches leave
+idle between operators (docs/server.md has the measurements). The queue is bounded in inputs; a
+request that would overflow it fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED) instead
+of waiting behind it.
 
 Jobs carry plain event-loop futures, and a finished batch reaches the loop as one callback that settles
 all of its jobs: one wake-up per batch rather than per request, and no per-request
@@ -48,7 +51,9 @@ def _settle(results: list[tuple[_Job, Vectors | Exception]]) -> None:
 
 
 class Batcher:
-    def __init__(self, encoder: Encoder, *, max_batch_tokens: int, max_queue: int, metrics: Metrics) -> None:
+    def __init__(
+        self, encoder: Encoder, *, max_batch_tokens: int, max_queue: int, metrics: Metrics, workers: int = 2
+    ) -> None:
         self.encoder = encoder
         self.max_batch_tokens = max_batch_tokens
         self.max_queue = max_queue
@@ -57,17 +62,21 @@ class Batcher:
         self._queued = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._work, name=f"batcher-{encoder.name}", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._work, name=f"batcher-{encoder.name}-{i}", daemon=True) for i in range(workers)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        """Finish queued jobs, then end the worker."""
+        """Finish queued jobs, then end the workers."""
         with self._cond:
             self._stopping = True
-            self._cond.notify()
-        self._thread.join()
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
 
     async def run(self, items: Sequence[Tokenized]) -> Vectors:
         loop = asyncio.get_running_loop()
@@ -108,25 +117,28 @@ class Batcher:
 
     def _work(self) -> None:
         while (jobs := self._take()) is not None:
-            if not jobs:
-                continue
-            items = [item for job in jobs for item in job.items]
-            name = self.encoder.name
-            metrics = self._metrics
-            metrics.child(metrics.batch_inputs, name).observe(len(items))
-            metrics.child(metrics.batch_tokens, name).observe(sum(len(t) for t in items))
-            try:
-                vectors = self.encoder.run(items)
-            except Exception as exc:  # onnxruntime failures must reach the callers, not kill the worker
-                log.exception("batch of %d inputs failed on model %s", len(items), name)
-                _deliver([(job, exc) for job in jobs])
-                continue
-            results: list[tuple[_Job, Vectors | Exception]] = []
-            start = 0
-            for job in jobs:
-                results.append((job, vectors[start : start + len(job.items)]))
-                start += len(job.items)
-            _deliver(results)
+            self._run(jobs)
+
+    def _run(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        items = [item for job in jobs for item in job.items]
+        name = self.encoder.name
+        metrics = self._metrics
+        metrics.child(metrics.batch_inputs, name).observe(len(items))
+        metrics.child(metrics.batch_tokens, name).observe(sum(len(t) for t in items))
+        try:
+            vectors = self.encoder.run(items)
+        except Exception as exc:  # onnxruntime failures must reach the callers, not kill the worker
+            log.exception("batch of %d inputs failed on model %s", len(items), name)
+            _deliver([(job, exc) for job in jobs])
+            return
+        results: list[tuple[_Job, Vectors | Exception]] = []
+        start = 0
+        for job in jobs:
+            results.append((job, vectors[start : start + len(job.items)]))
+            start += len(job.items)
+        _deliver(results)
 
 
 def _deliver(results: list[tuple[_Job, Vectors | Exception]]) -> None:

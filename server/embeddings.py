@@ -94,7 +94,13 @@ class EmbeddingsService:
         self.models = models
         s = core.settings
         self.batchers = {
-            m.name: Batcher(m, max_batch_tokens=s.max_batch_tokens, max_queue=s.max_queue, metrics=core.metrics)
+            m.name: Batcher(
+                m,
+                max_batch_tokens=s.max_batch_tokens,
+                max_queue=s.max_queue,
+                metrics=core.metrics,
+                workers=s.batch_workers,
+            )
             for m in models
         }
 

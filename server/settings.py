@@ -44,6 +44,9 @@ class ServerSettings(CoreSettings):
     max_run_tokens: int | None = Field(
         None, gt=0, description="padded tokens per onnxruntime call (default: 256 on CPU, 8192 on CUDA)"
     )
+    batch_workers: int = Field(
+        2, gt=0, le=16, description="batches per model run by onnxruntime at once (threads share --threads)"
+    )
     max_client_batch: int = Field(2048, gt=0, description="most inputs one request may carry (more: 422)")
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="largest request body (more: 413)")
     max_queue: int = Field(8192, gt=0, description="inputs waiting per model before requests get 429")

@@ -62,7 +62,8 @@ def test_retries_on_429_until_capacity_frees(tiny_bundle: Path) -> None:
 
     from tests.server.harness import running_server
 
-    with running_server([tiny_bundle], max_queue=1, max_client_batch=1) as running:
+    # One batch worker: the gated first request holds it, so the second one fills the queue.
+    with running_server([tiny_bundle], max_queue=1, max_client_batch=1, batch_workers=1) as running:
         retry = Retry(attempts=8, base_delay=0.05, max_delay=0.2)
         with Gate(running, "tiny-bert") as gate, ThreadPoolExecutor(3) as pool:
             first = pool.submit(Client(running.http_url).embed, "holds the worker")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from server.metrics import Metrics
 
 
 class GatedEncoder:
-    """Rows are [first id, len]; the first run blocks until `gate` is set, so later jobs pile up."""
+    """Rows are [first id, len]; runs block until `gate` is set, so later jobs pile up."""
 
     name = "fake"
 
@@ -26,11 +26,19 @@ class GatedEncoder:
         self.started = threading.Event()
         self.runs: list[list[int]] = []
         self.fail = False
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most_active = 0
 
     def run(self, items: Sequence[Tokenized]) -> Vectors:
+        with self.lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
         self.started.set()
         self.gate.wait(10)
-        self.runs.append([t.ids[0] for t in items])
+        with self.lock:
+            self.active -= 1
+            self.runs.append([t.ids[0] for t in items])
         if self.fail:
             raise RuntimeError("onnxruntime exploded")
         return np.array([[t.ids[0], len(t.ids)] for t in items], dtype=np.float32)
@@ -40,11 +48,17 @@ def item(first: int, length: int = 3) -> Tokenized:
     return Tokenized(ids=[first] + [0] * (length - 1), type_ids=[0] * length, truncated=False)
 
 
-@pytest.fixture
-def batcher() -> tuple[Batcher, GatedEncoder]:
+def start(workers: int) -> tuple[Batcher, GatedEncoder]:
     encoder = GatedEncoder()
-    b = Batcher(encoder, max_batch_tokens=1000, max_queue=100, metrics=Metrics())  # type: ignore[arg-type]
+    b = Batcher(encoder, max_batch_tokens=1000, max_queue=100, metrics=Metrics(), workers=workers)  # type: ignore[arg-type]
     b.start()
+    return b, encoder
+
+
+@pytest.fixture
+def batcher() -> Iterator[tuple[Batcher, GatedEncoder]]:
+    """One worker, so a gated batch holds back everything behind it."""
+    b, encoder = start(workers=1)
     yield b, encoder
     encoder.gate.set()
     b.stop()
@@ -89,3 +103,20 @@ async def test_a_failed_run_reaches_every_caller_and_the_worker_goes_on(
     assert all(isinstance(r, RuntimeError) and "exploded" in str(r) for r in results)
     encoder.fail = False
     assert (await b.run([item(7)])).tolist() == [[7, 3]]
+
+
+async def test_a_second_worker_runs_the_next_batch_while_the_first_is_busy() -> None:
+    b, encoder = start(workers=2)
+    try:
+        first = asyncio.create_task(b.run([item(1)]))
+        await asyncio.to_thread(encoder.started.wait, 10)
+        second = asyncio.create_task(b.run([item(2)]))
+        deadline = asyncio.get_running_loop().time() + 5
+        while encoder.most_active < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert encoder.most_active == 2  # both batches inside the encoder at once
+        encoder.gate.set()
+        assert (await first).tolist() == [[1, 3]] and (await second).tolist() == [[2, 3]]
+    finally:
+        encoder.gate.set()
+        b.stop()

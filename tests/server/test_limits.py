@@ -20,8 +20,9 @@ from tests.server.harness import Gate, Running, running_server
 
 @pytest.fixture(scope="module")
 def limited(tiny_bundle: Path) -> Iterator[Running]:
+    # One batch worker: a gated batch holds it, so the next request waits in the queue.
     with running_server(
-        [tiny_bundle], max_body_bytes=2000, max_client_batch=4, max_queue=4, request_timeout=3.0
+        [tiny_bundle], max_body_bytes=2000, max_client_batch=4, max_queue=4, request_timeout=3.0, batch_workers=1
     ) as running:
         yield running
 

@@ -17,11 +17,15 @@ from tests.server.harness import free_port, wait_ready
 REPO = Path(__file__).resolve().parents[2]
 
 
-def in_flight(client: httpx.Client, base: str) -> float:
+def admitted(client: httpx.Client, base: str) -> tuple[float, float]:
+    """(embed requests in flight, embed requests finished) from /metrics."""
+    running = done = 0.0
     for line in client.get(f"{base}/metrics").text.splitlines():
         if line.startswith("lexsent_requests_in_flight "):
-            return float(line.split()[1])
-    return 0.0
+            running = float(line.split()[1])
+        elif line.startswith('lexsent_requests_total{operation="embeddings.embed"'):
+            done += float(line.split()[1])
+    return running, done
 
 
 def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path) -> None:
@@ -64,9 +68,12 @@ def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path)
 
         with ThreadPoolExecutor(16) as pool:
             futures = [pool.submit(call) for _ in range(16)]
-            while in_flight(client, base) < 8:
-                time.sleep(0.02)
+            # Signal once all 16 have reached the service (a request the signal beats is rightly refused)
+            # while some are still running.
+            while sum(counts := admitted(client, base)) < 16:
+                time.sleep(0.01)
             process.send_signal(signal.SIGTERM)
+            assert counts[0] >= 1, f"all requests finished before the signal: {counts}"
             while client.get(f"{base}/health/ready").status_code == 200:
                 time.sleep(0.01)
             late = client.get(f"{base}/health/ready")
