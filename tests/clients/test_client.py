@@ -64,7 +64,9 @@ def test_retries_on_429_until_capacity_frees(tiny_bundle: Path) -> None:
 
     # One batch worker: the gated first request holds it, so the second one fills the queue.
     with running_server([tiny_bundle], max_queue=1, max_client_batch=1, batch_workers=1) as running:
-        retry = Retry(attempts=8, base_delay=0.05, max_delay=0.2)
+        # Full-jitter delays can be short: 19 of them (about 1.8 s expected) outlast the 0.3 s hold below
+        # by far; 8 (about 0.6 s) ran out before it in one loaded CI run.
+        retry = Retry(attempts=20, base_delay=0.05, max_delay=0.2)
         with Gate(running, "tiny-bert") as gate, ThreadPoolExecutor(3) as pool:
             first = pool.submit(Client(running.http_url).embed, "holds the worker")
             assert gate.entered.wait(5)
