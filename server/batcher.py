@@ -35,8 +35,7 @@ log = logging.getLogger(__name__)
 class _Job:
     items: Sequence[Tokenized]
     tokens: int
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Vectors]
+    future: asyncio.Future[Vectors]  # bound to the awaiting request's event loop
 
 
 def _settle(results: list[tuple[_Job, Vectors | Exception]]) -> None:
@@ -79,8 +78,7 @@ class Batcher:
             thread.join()
 
     async def run(self, items: Sequence[Tokenized]) -> Vectors:
-        loop = asyncio.get_running_loop()
-        job = _Job(items, sum(len(t) for t in items), loop, loop.create_future())
+        job = _Job(items, sum(len(t) for t in items), asyncio.get_running_loop().create_future())
         with self._cond:
             if self._stopping:
                 raise UnavailableError("server is shutting down")
@@ -145,7 +143,7 @@ def _deliver(results: list[tuple[_Job, Vectors | Exception]]) -> None:
     """One callback per event loop (in practice the server's only one) settles the whole batch."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Vectors | Exception]]] = {}
     for job, result in results:
-        by_loop.setdefault(job.loop, []).append((job, result))
+        by_loop.setdefault(job.future.get_loop(), []).append((job, result))
     for loop, mine in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle, mine)
