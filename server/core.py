@@ -64,20 +64,19 @@ class Core:
                 f"internal error; the server log has details under request id {request_id.get()}"
             ) from exc
         finally:
+            # Counted and logged on the loop's next turn: by then an HTTP route has written its response,
+            # so this bookkeeping (about 0.2 ms at c=1, after inference has left the caches cold) stays
+            # off the request's latency. The callback keeps this context, so the log line has its request id.
             elapsed = time.perf_counter() - start
-            metrics = self.metrics
-            metrics.child(metrics.requests, operation.name, model, status).inc()
-            metrics.child(metrics.latency, operation.name).observe(elapsed)
-            log.info(
-                "%s %s",
-                operation.name,
-                status,
-                extra={
-                    "fields": {
-                        "operation": operation.name,
-                        "model": model,
-                        "status": status,
-                        "ms": round(elapsed * 1e3, 2),
-                    }
-                },
-            )
+            asyncio.get_running_loop().call_soon(self._record, operation.name, model, status, elapsed)
+
+    def _record(self, operation: str, model: str, status: str, elapsed: float) -> None:
+        metrics = self.metrics
+        metrics.child(metrics.requests, operation, model, status).inc()
+        metrics.child(metrics.latency, operation).observe(elapsed)
+        log.info(
+            "%s %s",
+            operation,
+            status,
+            extra={"fields": {"operation": operation, "model": model, "status": status, "ms": round(elapsed * 1e3, 2)}},
+        )
