@@ -154,10 +154,7 @@ class EmbeddingsService:
             )
         if ids:
             return encoder.tokenizer.from_ids(ids, request.long_input)
-        try:
-            return encoder.tokenize(texts, request.long_input)
-        except UnicodeError as exc:  # lone surrogates cannot be encoded to UTF-8 for the tokenizer
-            raise InvalidInputError(f"input is not valid Unicode text: {exc}") from None
+        return encoder.tokenize(texts, request.long_input)
 
 
 def _input_size(raw: str | list[str] | list[int] | list[list[int]]) -> int:

@@ -13,11 +13,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 import lexsent
 from server.http import collections, embeddings, health, mining
+from server.http.common import JSONResponse
 from server.http.middleware import RequestContext
 from server.http.openapi import Components, document
 from server.service import Service

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.collections import (
@@ -17,7 +17,7 @@ from server.collections import (
     UpsertRequest,
     hit_body,
 )
-from server.http.common import api_token, endpoint, read_json
+from server.http.common import JSONResponse, api_token, endpoint, read_json
 from server.http.openapi import Components, operation
 from server.service import Service
 from server.validation import validate

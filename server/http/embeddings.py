@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from lexsent.manifest import Manifest, Parity
 from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, EncodingFormat, model_fields
-from server.http.common import api_token, endpoint, read_json
+from server.http.common import JSONResponse, api_token, endpoint, read_json
 from server.http.openapi import Components, operation
 from server.service import Service
 from server.validation import validate

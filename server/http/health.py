@@ -6,9 +6,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from server.http.common import JSONResponse
 from server.http.openapi import Components
 from server.service import Service
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.http.common import api_token, endpoint, read_json
+from server.http.common import JSONResponse, api_token, endpoint, read_json
 from server.http.openapi import Components, operation
 from server.mining import MineRequest, MineResult, MiningService
 from server.service import Service

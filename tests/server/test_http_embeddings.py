@@ -120,6 +120,8 @@ def test_long_input_is_flagged_or_refused(tiny_server: Running, tiny_bundle: Pat
     ("body", "status", "fragment"),
     [
         (b"{not json", 400, "not valid JSON"),
+        (b'{"input": "\\ud800"}', 400, "surrogate"),  # a lone surrogate could not reach the tokenizer
+        (b'{"input": "\xff"}', 400, "UTF-8"),
         (b"[1, 2]", 422, "JSON object"),
         (b'{"input": []}', 422, "empty"),
         (b'{"input": [""]}', 422, "empty string"),
