@@ -45,6 +45,7 @@ from tests.server.harness import free_port
 REPO = Path(__file__).resolve().parent.parent
 PEER = REPO / ".venv-peers" / "bin" / "infinity_emb"
 Send = Callable[[str], Awaitable[None]]
+PAIRED = 64  # single requests per model and round paired with an in-process encode
 
 
 @dataclass
@@ -56,6 +57,7 @@ class InProcess:
     batched: float
     at_concurrency: dict[int, float]
     single_ms: float
+    paired_s: list[tuple[float, float]]  # (one HTTP request, the same text in process), taken alternately
 
 
 @dataclass
@@ -221,6 +223,20 @@ def grpc_engine(target: str, model: str) -> Engine:
     return open_
 
 
+async def paired_single(send: Send, encoder: lexsent.Encoder, texts: Sequence[str]) -> list[tuple[float, float]]:
+    """(server s, in-process s) per text: one request, then the same text encoded in process, alternately,
+    so both halves of a pair see the same machine state (this machine's speed drifts by up to 2x within
+    an hour, which unpaired medians from different minutes cannot separate from the server's overhead)."""
+    pairs = []
+    for text in texts:
+        start = time.perf_counter()
+        await send(text)
+        middle = time.perf_counter()
+        encoder.encode([text])
+        pairs.append((middle - start, time.perf_counter() - middle))
+    return pairs
+
+
 def batched_rate(encoder: lexsent.Encoder, texts: Sequence[str], batch: int = 32) -> float:
     """In-process reference: inputs/s encoding `texts` in batches of `batch`."""
     start = time.perf_counter()
@@ -251,10 +267,13 @@ async def measure(
     reference: dict[str, list[float]] = {name: [] for name in encoders}
     at_concurrency: dict[tuple[str, int], list[float]] = {}
     singles: dict[str, list[float]] = {name: [] for name in encoders}
+    paired: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
     # reused texts gave infinity-emb ~1.6x its fresh-text throughput at c=64, disk cache off).
     offset = 0
-    needed = len(args.concurrency) * args.rounds * len(engines) * (per_round + 8)
+    needed = len(args.concurrency) * args.rounds * len(engines) * (per_round + 8) + args.rounds * len(encoders) * (
+        PAIRED + 8
+    )
     if needed > len(texts):
         raise SystemExit(f"{needed} distinct texts needed, {len(texts)} available: lower --requests")
     for c in args.concurrency:
@@ -262,9 +281,14 @@ async def measure(
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
                 at_concurrency.setdefault((name, c), []).append(batched_rate(encoder, texts[: args.requests // 2], c))
-                # measured every round, beside the servers' rounds, so machine drift cannot bias the
-                # single-request overhead (measured once at the end, it read -0.2 ms in one run, +2.5 in another)
+                # measured every round, beside the servers' rounds, so machine drift hits them alike
                 singles[name].append(single_p50_ms(encoder, texts[:100]))
+                if c == args.concurrency[0]:  # the single-request overhead, once per round
+                    async with engines[name, "http"](1) as send:
+                        for text in texts[offset : offset + 8]:  # warm-up, as `load` does
+                            await send(text)
+                        paired[name].extend(await paired_single(send, encoder, texts[offset + 8 : offset + 8 + PAIRED]))
+                    offset += PAIRED + 8
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
                     rate, lat = await load(send, texts[offset : offset + per_round + 8], c, per_round)
@@ -288,6 +312,7 @@ async def measure(
             statistics.median(v),
             {c: statistics.median(at_concurrency[name, c]) for c in args.concurrency},
             statistics.median(singles[name]),
+            paired[name],
         )
         for name, v in reference.items()
     }
@@ -319,12 +344,14 @@ def report(rows: list[Row], reference: dict[str, InProcess]) -> None:
             if r.engine in reference and r.concurrency in peer:
                 ratio = r.throughput / peer[r.concurrency].throughput
                 print(f"  {r.engine:<24}{r.transport:<6} c={r.concurrency:<3} {ratio:.2f}x")
-    if fp32:
-        single = next(r for r in rows if r.engine == fp32 and r.transport == "http" and r.concurrency == 1)
-        base = reference[fp32].single_ms
+    print("\nsingle short request over HTTP, each paired with the same text encoded in process right after:")
+    for name, ref in reference.items():
+        server = 1e3 * statistics.median(a for a, _ in ref.paired_s)
+        local = 1e3 * statistics.median(b for _, b in ref.paired_s)
+        extra = 1e3 * statistics.median(a - b for a, b in ref.paired_s)
         print(
-            f"\nsingle short request over HTTP: p50 {single.p50_ms:.2f} ms vs in-process {base:.2f} ms "
-            f"(+{single.p50_ms - base:.2f} ms)"
+            f"  {name:<24} p50 {server:.2f} ms vs in-process {local:.2f} ms; "
+            f"median of the {len(ref.paired_s)} differences +{extra:.2f} ms"
         )
 
 
