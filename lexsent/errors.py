@@ -17,6 +17,7 @@ class ErrorKind(Enum):
     UNAUTHENTICATED = (401, "UNAUTHENTICATED")
     PERMISSION_DENIED = (403, "PERMISSION_DENIED")
     NOT_FOUND = (404, "NOT_FOUND")
+    METHOD_NOT_ALLOWED = (405, "UNIMPLEMENTED")
     ALREADY_EXISTS = (409, "ALREADY_EXISTS")
     PAYLOAD_TOO_LARGE = (413, "RESOURCE_EXHAUSTED")
     OVERLOADED = (429, "RESOURCE_EXHAUSTED")
@@ -32,6 +33,11 @@ class ErrorKind(Enum):
     @property
     def grpc_code(self) -> str:
         return self.value[1]
+
+    @property
+    def retryable(self) -> bool:
+        """A retry after a pause may succeed: the queue was full or the server is draining."""
+        return self in (ErrorKind.OVERLOADED, ErrorKind.UNAVAILABLE)
 
 
 class LexsentError(Exception):
@@ -79,6 +85,12 @@ class ExportError(LexsentError):
 
 class NotFoundError(LexsentError):
     kind = ErrorKind.NOT_FOUND
+
+
+class MethodNotAllowedError(LexsentError):
+    """An HTTP route exists but not for this method."""
+
+    kind = ErrorKind.METHOD_NOT_ALLOWED
 
 
 class AlreadyExistsError(LexsentError):

@@ -2,15 +2,19 @@
 
 Concept services (embeddings, collections, mining) wrap each public operation in `Core.call`, so the
 transports stay thin adapters: parse → call the concept service → serialise, with errors mapped by
-`lexsent.errors.ErrorKind` alone.
+`lexsent.errors.ErrorKind` alone. The transports enter each request through `Core.guard`, which checks
+the API key before the body is read or parsed and counts and logs a request refused before it reaches
+`call` (a bad key, body or schema), so every request is accounted once, whichever way it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from lexsent.errors import DeadlineExceededError, LexsentError
@@ -22,6 +26,8 @@ from server.settings import ServerSettings
 
 T = TypeVar("T")
 log = logging.getLogger("lexsent.server")
+# Set by `Core.call` for the request being handled, so `Core.guard` knows the outcome is accounted.
+_accounted: ContextVar[bool] = ContextVar("lexsent_accounted", default=False)
 
 
 class Core:
@@ -30,6 +36,31 @@ class Core:
         self.auth = Authenticator(settings.api_key, settings.read_only_api_key)
         self.metrics = Metrics()
         self.lifecycle = Lifecycle()
+
+    async def guard(
+        self, operation: Operation, token: str | None, handle: Callable[[], Awaitable[T]], *, admit: bool = False
+    ) -> T:
+        """A transport's entry for one request of `operation`: the key is checked before `handle` reads
+        or parses anything, and a refusal raised before `handle` reaches `call` is counted and logged.
+        `admit`: pass the request through `lifecycle.admit` first (gRPC; HTTP admits in its middleware,
+        before the body is read, so an upload in progress at SIGTERM counts as in flight)."""
+        started = time.perf_counter()
+        entered = _accounted.set(False)
+        try:
+            async with self.lifecycle.admit() if admit else contextlib.nullcontext():
+                self.auth.check(token, operation)
+                return await handle()
+        except LexsentError as exc:
+            if not _accounted.get():
+                self.refused(operation.name, exc, started)
+            raise
+        finally:
+            _accounted.reset(entered)
+
+    def refused(self, operation: str, exc: LexsentError, started: float) -> None:
+        """Count and log a request refused before `call` (also by the HTTP layer: size, drain, route)."""
+        elapsed = time.perf_counter() - started
+        asyncio.get_running_loop().call_soon(self._record, operation, "", exc.type_name, elapsed)
 
     async def call(
         self, operation: Operation, token: str | None, work: Callable[[], Awaitable[T]], *, model: str = ""
@@ -41,6 +72,7 @@ class Core:
         """
         start = time.perf_counter()
         status = "ok"
+        _accounted.set(True)
         try:
             self.auth.check(token, operation)
             self.metrics.in_flight.inc()

@@ -46,7 +46,7 @@ class EmbedRequest(BaseModel):
     )
     model: str | None = Field(None, description="served model name; the default model when absent")
     encoding_format: EncodingFormat = EncodingFormat.FLOAT
-    dimensions: int | None = Field(None, ge=1, description="keep the first N components, re-normalised")
+    dimensions: StrictInt | None = Field(None, ge=1, description="keep the first N components, re-normalised")
     long_input: LongInputPolicy | None = Field(None, description="inputs over max_length: truncate or error")
 
 

@@ -9,7 +9,21 @@ from typing import Any
 import grpc
 
 from lexsent.errors import InvalidInputError
-from server.collections import CollectionsService, CreateRequest, DeleteRequest, SearchRequest, UpsertRequest
+from server.collections import (
+    CREATE,
+    DROP,
+    FETCH,
+    GET,
+    LIST,
+    REMOVE,
+    SEARCH,
+    UPSERT,
+    CollectionsService,
+    CreateRequest,
+    DeleteRequest,
+    SearchRequest,
+    UpsertRequest,
+)
 from server.grpc.common import api_token, rpc
 from server.proto_gen import collections_pb2 as pb
 from server.proto_gen import collections_pb2_grpc as pb_grpc
@@ -95,9 +109,9 @@ def to_search(message: Any) -> SearchRequest:
 class CollectionsServicer(pb_grpc.CollectionsServicer):
     def __init__(self, collections: CollectionsService) -> None:
         self.collections = collections
-        self.lifecycle = collections.core.lifecycle
+        self.core = collections.core
 
-    @rpc
+    @rpc(CREATE)
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         body = {
             "name": request.name,
@@ -108,32 +122,32 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
         }
         return info(await self.collections.create(validate(CreateRequest, body), api_token(context)))
 
-    @rpc
+    @rpc(GET)
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         return info(await self.collections.get(request.name, api_token(context)))
 
-    @rpc
+    @rpc(LIST)
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         infos = await self.collections.list_all(api_token(context))
         return pb.ListCollectionsResponse(collections=[info(i) for i in infos])
 
-    @rpc
+    @rpc(DROP)
     async def Delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         await self.collections.drop(request.name, api_token(context))
         return pb.DeleteCollectionResponse()
 
-    @rpc
+    @rpc(UPSERT)
     async def Upsert(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         count = await self.collections.upsert(request.collection, to_upsert(request), api_token(context))
         return pb.WriteResponse(count=count)
 
-    @rpc
+    @rpc(REMOVE)
     async def Remove(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         ids = validate(DeleteRequest, {"ids": [point_id(i) for i in request.ids]})
         count = await self.collections.remove(request.collection, ids, api_token(context))
         return pb.WriteResponse(count=count)
 
-    @rpc
+    @rpc(FETCH)
     async def Fetch(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         point = await self.collections.fetch(
             request.collection, [point_id(request.id)], api_token(context), with_vector=request.with_vector
@@ -144,7 +158,7 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
             vector=point.get("vector", []),
         )
 
-    @rpc
+    @rpc(SEARCH)
     async def Search(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         hits = await self.collections.search(request.collection, to_search(request), api_token(context))
         return pb.SearchResponse(

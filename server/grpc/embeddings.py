@@ -6,9 +6,10 @@ from typing import Any
 
 import grpc
 
+from lexsent.errors import InvalidInputError
 from lexsent.manifest import Manifest
 from lexsent.tokenizer import LongInputPolicy
-from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, model_fields
+from server.embeddings import EMBED, LIST_MODELS, EmbeddingsService, EmbedRequest, EmbedResult, model_fields
 from server.grpc.common import api_token, rpc
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
@@ -27,8 +28,12 @@ def to_request(message: Any) -> EmbedRequest:
     raw: list[str] | list[list[int]]
     if which == "token_ids":
         raw = [list(ids.ids) for ids in message.token_ids.values]
+        if not raw:
+            raise InvalidInputError("token_ids is empty: send at least one token-id list")
     else:
         raw = list(message.texts.values) if which == "texts" else []
+    if message.long_input not in _POLICY and message.long_input != pb.LONG_INPUT_POLICY_UNSPECIFIED:
+        raise InvalidInputError(f"long_input={message.long_input} is not a LongInputPolicy value")
     return validate(
         EmbedRequest,
         {
@@ -58,14 +63,14 @@ def model_info(manifest: Manifest, default: str) -> Any:
 class EmbeddingsServicer(pb_grpc.EmbeddingsServicer):
     def __init__(self, embeddings: EmbeddingsService) -> None:
         self.embeddings = embeddings
-        self.lifecycle = embeddings.core.lifecycle
+        self.core = embeddings.core
 
-    @rpc
+    @rpc(EMBED)
     async def Embed(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         result = await self.embeddings.embed(to_request(request), api_token(context))
         return to_response(result)
 
-    @rpc
+    @rpc(LIST_MODELS)
     async def ListModels(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         manifests = await self.embeddings.list_models(api_token(context))
         default = self.embeddings.models.default

@@ -8,7 +8,7 @@ import grpc
 
 from lexsent.margin import MiningStrategy, Scoring
 from server.grpc.common import api_token, rpc
-from server.mining import MineRequest, MineResult, MiningService
+from server.mining import MINE, MineRequest, MineResult, MiningService
 from server.proto_gen import mining_pb2 as pb
 from server.proto_gen import mining_pb2_grpc as pb_grpc
 from server.service import Service
@@ -47,9 +47,9 @@ def to_response(result: MineResult) -> Any:
 class MiningServicer(pb_grpc.MiningServicer):
     def __init__(self, mining: MiningService) -> None:
         self.mining = mining
-        self.lifecycle = mining.core.lifecycle
+        self.core = mining.core
 
-    @rpc
+    @rpc(MINE)
     async def Mine(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         return to_response(await self.mining.mine(to_request(request), api_token(context)))
 

@@ -6,20 +6,25 @@ and append the module to `ROUTE_MODULES`.
 
 from __future__ import annotations
 
+import time
 from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 import lexsent
+from lexsent.errors import BadRequestError, LexsentError, MethodNotAllowedError, NotFoundError
+from server.core import Core
 from server.http import collections, embeddings, health, mining
-from server.http.common import JSONResponse
-from server.http.middleware import RequestContext
+from server.http.common import JSONResponse, error_response
+from server.http.middleware import HTTP_LAYER, STARTED, RequestContext
 from server.http.openapi import Components, document
 from server.service import Service
 
@@ -35,6 +40,40 @@ def openapi_document() -> dict[str, Any]:
     return document(paths, components, lexsent.__version__)
 
 
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some route serves on the request's path."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is Match.PARTIAL:
+            methods |= route.methods
+    return methods
+
+
+def routing_errors(core: Core) -> Any:
+    """Starlette's own 404/405 (and any other HTTPException) in the API's error shape, accounted."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        where = f"{request.method} {request.url.path}"
+        error: LexsentError
+        if exc.status_code == 404:
+            error = NotFoundError(f"no route for {where}; the API is described at /openapi.json")
+        elif exc.status_code == 405:
+            # Starlette's Allow names only the first route on the path; a path can have several (one per method).
+            allowed = ", ".join(sorted(allowed_methods(request.app.routes, request.scope)))
+            error = MethodNotAllowedError(f"{where} is not allowed; allowed: {allowed}")
+            exc.headers = {**(exc.headers or {}), "Allow": allowed}
+        else:
+            error = BadRequestError(f"{where}: {exc.detail}")
+        core.refused(HTTP_LAYER, error, request.scope.get(STARTED, time.perf_counter()))
+        response = error_response(error)
+        response.status_code = exc.status_code
+        response.headers.update(exc.headers or {})
+        return response
+
+    return handle
+
+
 def build_app(service: Service) -> Starlette:
     settings = service.settings
     schema = openapi_document()
@@ -44,7 +83,7 @@ def build_app(service: Service) -> Starlette:
 
     routes = [route for module in ROUTE_MODULES for route in module.routes(service)]
     routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
-    middleware = [Middleware(RequestContext, max_body_bytes=settings.max_body_bytes, lifecycle=service.core.lifecycle)]
+    middleware = [Middleware(RequestContext, max_body_bytes=settings.max_body_bytes, core=service.core)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -55,4 +94,5 @@ def build_app(service: Service) -> Starlette:
                 expose_headers=["x-request-id"],
             )
         )
-    return Starlette(routes=routes, middleware=middleware)
+    handlers = {HTTPException: routing_errors(service.core)}
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)

@@ -10,6 +10,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.collections import (
+    CREATE,
+    DROP,
+    FETCH,
+    GET,
+    LIST,
+    REMOVE,
+    SEARCH,
+    UPSERT,
     CollectionsService,
     CreateRequest,
     DeleteRequest,
@@ -73,40 +81,40 @@ def routes(service: Service) -> list[BaseRoute]:
         svc: CollectionsService = service.collections
         return svc
 
-    @endpoint
+    @endpoint(service.core, CREATE)
     async def create(request: Request) -> Response:
         body = validate(CreateRequest, await read_json(request, limit))
         info = await collections().create(body, api_token(request))
         return JSONResponse(info)
 
-    @endpoint
+    @endpoint(service.core, LIST)
     async def list_all(request: Request) -> Response:
         infos = await collections().list_all(api_token(request))
         return JSONResponse({"collections": infos})
 
-    @endpoint
+    @endpoint(service.core, GET)
     async def get(request: Request) -> Response:
         info = await collections().get(request.path_params["name"], api_token(request))
         return JSONResponse(info)
 
-    @endpoint
+    @endpoint(service.core, DROP)
     async def drop(request: Request) -> Response:
         await collections().drop(request.path_params["name"], api_token(request))
         return JSONResponse({"deleted": request.path_params["name"]})
 
-    @endpoint
+    @endpoint(service.core, UPSERT)
     async def upsert(request: Request) -> Response:
         body = validate(UpsertRequest, await read_json(request, limit))
         count = await collections().upsert(request.path_params["name"], body, api_token(request))
         return JSONResponse({"count": count})
 
-    @endpoint
+    @endpoint(service.core, REMOVE)
     async def remove(request: Request) -> Response:
         body = validate(DeleteRequest, await read_json(request, limit))
         count = await collections().remove(request.path_params["name"], body, api_token(request))
         return JSONResponse({"count": count})
 
-    @endpoint
+    @endpoint(service.core, FETCH)
     async def fetch(request: Request) -> Response:
         with_vector = request.query_params.get("vector", "true").lower() != "false"
         point = await collections().fetch(
@@ -117,7 +125,7 @@ def routes(service: Service) -> list[BaseRoute]:
         )
         return JSONResponse(point)
 
-    @endpoint
+    @endpoint(service.core, SEARCH)
     async def search(request: Request) -> Response:
         body = validate(SearchRequest, await read_json(request, limit))
         hits = await collections().search(request.path_params["name"], body, api_token(request))

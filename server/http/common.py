@@ -1,5 +1,6 @@
 """Helpers every HTTP route module uses: JSON in and out, body reading under the size limit, the API
-key, and the single error → response mapping (`ErrorKind.http_status`)."""
+key, the route decorator (`Core.guard` around the handler), and the single error → response mapping
+(`ErrorKind.http_status`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 
 from lexsent.errors import BadRequestError, LexsentError, PayloadTooLargeError
-from server.auth import bearer_token
+from server.auth import Operation, bearer_token
+from server.core import Core
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -59,15 +61,19 @@ def api_token(request: Request) -> str | None:
     return bearer_token(request.headers.get("authorization"))
 
 
-def endpoint(handler: Handler) -> Handler:
-    """Turn typed errors raised by a route into `{"error": {type, message}}` responses."""
+def endpoint(core: Core, operation: Operation) -> Callable[[Handler], Handler]:
+    """Decorate a route handling `operation`: the API key is checked before the handler reads the body
+    (`Core.guard`, which also accounts refusals), and typed errors become `{"error": {type, message}}`."""
 
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except LexsentError as exc:
-            return error_response(exc)
+    def decorate(handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await core.guard(operation, api_token(request), lambda: handler(request))
+            except LexsentError as exc:
+                return error_response(exc)
 
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
+        wrapped.__name__ = handler.__name__
+        wrapped.__doc__ = handler.__doc__
+        return wrapped
+
+    return decorate

@@ -11,7 +11,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from lexsent.manifest import Manifest, Parity
-from server.embeddings import EmbeddingsService, EmbedRequest, EmbedResult, EncodingFormat, model_fields
+from server.embeddings import (
+    EMBED,
+    LIST_MODELS,
+    EmbeddingsService,
+    EmbedRequest,
+    EmbedResult,
+    EncodingFormat,
+    model_fields,
+)
 from server.http.common import JSONResponse, api_token, endpoint, read_json
 from server.http.openapi import Components, operation
 from server.service import Service
@@ -84,13 +92,13 @@ def routes(service: Service) -> list[BaseRoute]:
     embeddings: EmbeddingsService = service.embeddings
     limit = service.settings.max_body_bytes
 
-    @endpoint
+    @endpoint(service.core, EMBED)
     async def create_embeddings(request: Request) -> Response:
         body = validate(EmbedRequest, await read_json(request, limit))
         result = await embeddings.embed(body, api_token(request))
         return JSONResponse(embeddings_body(result, body.encoding_format))
 
-    @endpoint
+    @endpoint(service.core, LIST_MODELS)
     async def list_models(request: Request) -> Response:
         manifests = await embeddings.list_models(api_token(request))
         default = embeddings.models.default

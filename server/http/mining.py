@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.http.common import JSONResponse, api_token, endpoint, read_json
 from server.http.openapi import Components, operation
-from server.mining import MineRequest, MineResult, MiningService
+from server.mining import MINE, MineRequest, MineResult, MiningService
 from server.service import Service
 from server.validation import validate
 
@@ -37,7 +37,7 @@ def routes(service: Service) -> list[BaseRoute]:
     mining: MiningService = service.mining
     limit = service.settings.max_body_bytes
 
-    @endpoint
+    @endpoint(service.core, MINE)
     async def mine(request: Request) -> Response:
         body = validate(MineRequest, await read_json(request, limit))
         return JSONResponse(mine_body(await mining.mine(body, api_token(request))))

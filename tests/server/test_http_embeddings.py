@@ -129,6 +129,9 @@ def test_long_input_is_flagged_or_refused(tiny_server: Running, tiny_bundle: Pat
         (b'{"input": [[1, -5]]}', 422, "token id"),
         (b'{"input": "a", "encoding_format": "hex"}', 422, "encoding_format"),
         (b'{"input": "a", "dimensions": 0}', 422, "dimensions"),
+        (b'{"input": "a", "dimensions": true}', 422, "dimensions"),  # not silently 1
+        (b'{"input": "a", "dimensions": "3"}', 422, "dimensions"),
+        (b'{"input": "a", "dimensions": 2.0}', 422, "dimensions"),
         (b'{"model": "x"}', 422, "input"),
     ],
 )

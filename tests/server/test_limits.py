@@ -74,6 +74,7 @@ def test_full_queue_answers_429_at_once_and_queued_work_completes(limited: Runni
         with pytest.raises(grpc.RpcError) as info:
             stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=body["input"])))
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert ("lexsent-retryable", "1") in info.value.trailing_metadata()  # a full queue: worth a retry
         gate.release.set()
         assert running.result().status_code == 200 and queued.result().status_code == 200
 
