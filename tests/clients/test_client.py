@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def test_sync_clients_agree_with_encoder(tiny_server: Running, expected: np.ndar
             assert sum(result.token_counts) == result.prompt_tokens > 0
             assert [m.name for m in client.models()] == ["tiny-bert"]
         assert len(http.embed("one", dimensions=4).vectors[0]) == 4
+        ids = [2, 5, 7, 3]  # one flat token-id list: the same vector over both transports
+        np.testing.assert_allclose(rpc.embed(ids).vectors, http.embed(ids).vectors, atol=1e-6)
+        assert rpc.embed(ids).token_counts == [4]
         assert http.embed(TEXTS[0]).vectors == [pytest.approx(list(expected[0]), abs=1e-6)]
 
 
@@ -88,3 +92,25 @@ def test_retries_on_429_until_capacity_frees(tiny_bundle: Path) -> None:
             {"operation": "embeddings.embed", "model": "tiny-bert", "status": "overloaded"},
         )
         assert overloaded is not None and overloaded >= 2  # the impatient refusal plus at least one retry
+
+
+def test_oversized_grpc_message_is_not_retried(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RESOURCE_EXHAUSTED for a message over the size limit fails again however long one waits; only the
+    server's retryable trailer (a full queue) makes the client back off and retry."""
+    import lexsent_client.grpc as grpc_client
+
+    from tests.server.harness import running_server
+
+    pauses: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:  # the client's backoff runs in this thread; the server's threads may sleep too
+        if threading.current_thread() is threading.main_thread():
+            pauses.append(seconds)
+        real_sleep(seconds)
+
+    with running_server([tiny_bundle], max_body_bytes=2000) as running, GrpcClient(running.grpc_target) as rpc:
+        monkeypatch.setattr(grpc_client.time, "sleep", sleep)
+        with pytest.raises(LexsentClientError) as info:
+            rpc.embed(["a" * 3000])
+        assert info.value.status == "RESOURCE_EXHAUSTED" and pauses == []

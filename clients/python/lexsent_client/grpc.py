@@ -17,14 +17,26 @@ from lexsent_client.proto_gen import embeddings_pb2_grpc as pb_grpc
 from lexsent_client.retry import Retry
 from lexsent_client.types import Embeddings, ModelInfo
 
-RETRY_CODES = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE})
-Input = str | Sequence[str] | Sequence[Sequence[int]]
+RETRYABLE_TRAILER = "lexsent-retryable"  # the server marks the RESOURCE_EXHAUSTED a retry can cure
+Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+
+
+def _retryable(exc: grpc.RpcError) -> bool:
+    """UNAVAILABLE (draining, or no connection yet), or a full queue; not an over-size message or a full
+    disk, which share RESOURCE_EXHAUSTED but fail again however long the client waits."""
+    code = exc.code()  # type: ignore[attr-defined]
+    if code is grpc.StatusCode.UNAVAILABLE:
+        return True
+    trailer = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
+    return code is grpc.StatusCode.RESOURCE_EXHAUSTED and any(key == RETRYABLE_TRAILER for key, _ in trailer)
 
 
 def _request(inputs: Input, model: str | None, dimensions: int | None) -> Any:
     message = pb.EmbedRequest(model=model or "", dimensions=dimensions or 0)
     if isinstance(inputs, str):
         message.texts.values.append(inputs)
+    elif inputs and isinstance(inputs[0], int):  # one token-id list, as over HTTP
+        message.token_ids.values.append(pb.TokenIds(ids=list(inputs)))  # type: ignore[arg-type]
     elif inputs and not isinstance(inputs[0], str):
         message.token_ids.values.extend(pb.TokenIds(ids=list(ids)) for ids in inputs)  # type: ignore[arg-type]
     else:
@@ -102,7 +114,7 @@ class GrpcClient(GrpcCollections):
                 return method(request, metadata=self._metadata, timeout=self._timeout)
             except grpc.RpcError as exc:
                 delay = next(delays, None)
-                if exc.code() not in RETRY_CODES or delay is None:  # type: ignore[attr-defined]
+                if not _retryable(exc) or delay is None:
                     raise _error(exc) from None
                 time.sleep(delay)
 
@@ -147,7 +159,7 @@ class AsyncGrpcClient(AsyncGrpcCollections):
                 return await method(request, metadata=self._metadata, timeout=self._timeout)
             except grpc.RpcError as exc:
                 delay = next(delays, None)
-                if exc.code() not in RETRY_CODES or delay is None:  # type: ignore[attr-defined]
+                if not _retryable(exc) or delay is None:
                     raise _error(exc) from None
                 await asyncio.sleep(delay)
 
