@@ -33,6 +33,11 @@ def test_sync_clients_agree_with_encoder(tiny_server: Running, expected: np.ndar
             assert result.model == "tiny-bert" and result.truncated == [False] * 3
             assert sum(result.token_counts) == result.prompt_tokens > 0
             assert [m.name for m in client.models()] == ["tiny-bert"]
+            info = client.models()[0]  # the manifest's fields, the same over both transports
+            manifest = lexsent.Bundle.open(tiny_server.settings.model[0]).manifest
+            assert info.architecture == manifest.architecture and info.evaluation == manifest.evaluation
+            assert info.parity.reference == manifest.parity.reference
+            assert info.parity.max_abs_diff == pytest.approx(manifest.parity.max_abs_diff)
         assert len(http.embed("one", dimensions=4).vectors[0]) == 4
         ids = [2, 5, 7, 3]  # one flat token-id list: the same vector over both transports
         np.testing.assert_allclose(rpc.embed(ids).vectors, http.embed(ids).vectors, atol=1e-6)

@@ -13,7 +13,7 @@ from lexsent_client.errors import LexsentClientError
 from lexsent_client.grpc import AsyncGrpcClient, GrpcClient
 from lexsent_client.http import AsyncClient, Client
 from lexsent_client.retry import Retry
-from lexsent_client.types import Embeddings, ModelInfo
+from lexsent_client.types import Embeddings, ModelInfo, Parity
 
 __all__ = [
     "AsyncClient",
@@ -23,5 +23,6 @@ __all__ = [
     "GrpcClient",
     "LexsentClientError",
     "ModelInfo",
+    "Parity",
     "Retry",
 ]

@@ -15,7 +15,7 @@ from lexsent_client.proto_gen import collections_pb2_grpc
 from lexsent_client.proto_gen import embeddings_pb2 as pb
 from lexsent_client.proto_gen import embeddings_pb2_grpc as pb_grpc
 from lexsent_client.retry import Retry
-from lexsent_client.types import Embeddings, ModelInfo
+from lexsent_client.types import Embeddings, ModelInfo, Parity
 
 RETRYABLE_TRAILER = "lexsent-retryable"  # the server marks the RESOURCE_EXHAUSTED a retry can cure
 Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
@@ -67,6 +67,15 @@ def _models(response: Any) -> list[ModelInfo]:
             languages=list(m.languages),
             fingerprint=m.fingerprint,
             is_default=m.is_default,
+            architecture=m.architecture,
+            parity=Parity(
+                reference=m.parity.reference,
+                probes=m.parity.probes,
+                max_abs_diff=m.parity.max_abs_diff,
+                mean_cosine=m.parity.mean_cosine,
+                min_cosine=m.parity.min_cosine,
+            ),
+            evaluation=dict(m.evaluation),
         )
         for m in response.models
     ]

@@ -15,7 +15,7 @@ import httpx
 from lexsent_client.collections import AsyncHttpCollections, HttpCollections
 from lexsent_client.errors import LexsentClientError
 from lexsent_client.retry import Retry
-from lexsent_client.types import Embeddings, ModelInfo
+from lexsent_client.types import Embeddings, ModelInfo, Parity
 
 RETRY_STATUS = frozenset({429, 503})
 Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
@@ -72,6 +72,9 @@ def _models(payload: Any) -> list[ModelInfo]:
             languages=m["languages"],
             fingerprint=m["fingerprint"],
             is_default=m["default"],
+            architecture=m["architecture"],
+            parity=Parity(**m["parity"]),
+            evaluation=dict(m["evaluation"]),
         )
         for m in payload["data"]
     ]

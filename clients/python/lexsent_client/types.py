@@ -16,6 +16,17 @@ class Embeddings:
 
 
 @dataclass(frozen=True)
+class Parity:
+    """How closely the served ONNX graph reproduces its reference (torch for fp32, fp32 for int8)."""
+
+    reference: str
+    probes: int
+    max_abs_diff: float
+    mean_cosine: float
+    min_cosine: float
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     kind: str
@@ -27,6 +38,9 @@ class ModelInfo:
     languages: list[str]
     fingerprint: str
     is_default: bool
+    architecture: str
+    parity: Parity
+    evaluation: dict[str, float]  # scores recorded at export (task.metric -> value)
 
 
 PointId = str | int
