@@ -33,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LexsentError as exc:
         print(f"lexsent {args.command}: error: {exc.message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path that cannot be read or written: the message names it, a traceback adds nothing
+        print(f"lexsent {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code

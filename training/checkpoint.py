@@ -78,7 +78,9 @@ class TrainingState:
         if checkpoint is None:
             log.path.unlink(missing_ok=True)
             return 0
-        state = load_checkpoint(checkpoint, next(self.model.parameters()).device)
+        # On the CPU: the RNG states must stay CPU byte tensors (torch.set_rng_state refuses others), and
+        # load_state_dict copies the weights and optimizer moments onto the model's device itself.
+        state = load_checkpoint(checkpoint)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lexsent.errors import InvalidInputError
+
 
 class DeviceChoice(StrEnum):
     AUTO = "auto"
@@ -26,17 +28,24 @@ def choose_device(choice: DeviceChoice | str = DeviceChoice.AUTO) -> torch.devic
     """CUDA when present (or asked for), else CPU; asking for CUDA without one is an error, not a fallback."""
     choice = DeviceChoice(choice)
     if choice is DeviceChoice.CUDA and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda requested but torch sees no CUDA device")
+        raise InvalidInputError("--device cuda requested but torch sees no CUDA device")
     if choice is DeviceChoice.CPU or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
 
 
 def set_threads(threads: int | None) -> int:
-    """Pin torch intra-op threads (the machine is shared; never let torch grab every core)."""
-    n = threads or int(os.environ.get("LEXSENT_THREADS", "0")) or (os.cpu_count() or 1)
+    """Pin torch intra-op threads (the machine is shared; never let torch grab every core): `--threads`,
+    else LEXSENT_THREADS, else OMP_NUM_THREADS (what the Makefile exports), else every core."""
+    n = threads or _env_count("LEXSENT_THREADS") or _env_count("OMP_NUM_THREADS") or (os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
+
+
+def _env_count(name: str) -> int:
+    """A positive count from the environment, else 0 (unset, or a form like OpenMP's nested "4,2")."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else 0
 
 
 def seed_everything(seed: int) -> None:

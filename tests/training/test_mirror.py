@@ -8,9 +8,11 @@ import pytest
 import torch
 
 import lexsent
+from lexsent.errors import InvalidInputError, NotFoundError
 from lexsent.manifest import Manifest
+from tests.training.conftest import toy_sentences
 from training.mirror.encoder import PoolingMode, load_backbone
-from training.mirror.trainer import MirrorConfig, MirrorModel, train_mirror
+from training.mirror.trainer import MirrorConfig, MirrorModel, fit, train_mirror
 from training.progress import LossLog
 
 
@@ -27,6 +29,31 @@ def test_mode_defaults_follow_the_paper() -> None:
     assert (sentence.temperature, sentence.epochs, sentence.batch_size, sentence.lr) == (0.04, 1, 200, 2e-5)
     assert (word.temperature, word.epochs, word.span, word.dropout) == (0.2, 2, 5, 0.1)
     assert sentence.items == word.items == 10000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [
+        ({"items": 0}, "--items"),
+        ({"batch_size": 1}, "--batch-size"),
+        ({"epochs": 0}, "--epochs"),  # was silently replaced by the mode's default
+        ({"epochs": -1}, "--epochs"),  # was 0 steps and an untrained "model"
+        ({"temperature": 0.0}, "--temperature"),
+        ({"lr": -1.0}, "--lr"),
+        ({"dropout": 1.0}, "--dropout"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_flag(overrides: dict[str, object], flag: str) -> None:
+    with pytest.raises(InvalidInputError, match=flag):
+        MirrorConfig(mode="word", **overrides)  # type: ignore[arg-type]
+
+
+def test_a_pool_smaller_than_a_batch_counts_its_real_examples(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
+    cfg = _config(tiny_mlm, toy_data, tmp_path, batch_size=200, epochs=2, export="none")
+    items = toy_sentences()[:5]
+    stats = fit(cfg, items, tmp_path / "model")
+    assert stats is not None and stats["steps"] == 2  # one short batch of 5 per epoch
+    assert stats["examples_per_s"] * stats["seconds"] == pytest.approx(2 * len(items))
 
 
 def test_sentence_mirror_loss_falls_and_bundle_matches_torch(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
@@ -87,3 +114,14 @@ def test_word_mode_exports_a_lexical_bundle(tiny_mlm: Path, toy_data: Path, tmp_
     assert len(LossLog(tmp_path / "run").read()) == 4  # 2 epochs x 2 batches
     assert -1.0 <= manifest.evaluation["word_similarity.spearman"] <= 1.0
     assert 0.0 <= manifest.evaluation["synonyms.p_at_1"] <= 1.0
+
+
+def test_a_data_dir_without_its_eval_hashes_is_refused(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
+    """Without eval_hashes.txt nothing could keep evaluation items out, so the run does not start."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(toy_data, bare)
+    (bare / "eval_hashes.txt").unlink()
+    with pytest.raises(NotFoundError, match="lexsent data build"):
+        train_mirror(_config(tiny_mlm, bare, tmp_path))

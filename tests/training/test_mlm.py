@@ -61,3 +61,15 @@ def test_training_refuses_evaluation_items(toy_data: Path, tmp_path: Path) -> No
     with pytest.raises(LeakError):
         train_mlm(tiny_mlm_config(leaky, tmp_path / "run"))  # type: ignore[arg-type]
     assert json.loads((tmp_path / "run" / "run_config.json").read_text())["vocab_size"] == 120
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [({"save_every": 0}, "--save-every"), ({"steps": 0}, "--steps"), ({"hidden": 32, "heads": 3}, "--heads 3")],
+)
+def test_bad_settings_are_refused_naming_the_flag(overrides: dict[str, object], flag: str) -> None:
+    from lexsent.errors import InvalidInputError
+    from training.mlm.trainer import MlmConfig
+
+    with pytest.raises(InvalidInputError, match=flag):
+        MlmConfig(**overrides)  # type: ignore[arg-type]

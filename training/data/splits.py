@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from lexsent.errors import InvalidInputError, NotFoundError
+
 HASHES_FILE = "eval_hashes.txt"
 
 
@@ -28,7 +30,7 @@ def is_eval(key: str, fraction: float, salt: str) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-class LeakError(ValueError):
+class LeakError(InvalidInputError):
     """A training input is an evaluation item."""
 
 
@@ -40,9 +42,13 @@ class EvalGuard:
 
     @classmethod
     def load(cls, data_dir: Path) -> EvalGuard:
+        """The data directory's guard; a directory without one is refused, never trained on unguarded."""
         path = data_dir / HASHES_FILE
         if not path.exists():
-            return cls(set())
+            raise NotFoundError(
+                f"{path} missing: the data directory has no record of its evaluation items, so nothing keeps "
+                f"them out of training; build it with `lexsent data build --out {data_dir}`"
+            )
         return cls(set(path.read_text(encoding="ascii").split()))
 
     def write(self, data_dir: Path) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexsent.errors import NotFoundError
+
 WORDNET_DIRS = (Path("/usr/share/wordnet"), Path("/usr/share/wordnet/dict"))
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 HYPERNYMS = {"@", "@i"}
@@ -32,7 +34,7 @@ def wordnet_dir() -> Path:
     for candidate in WORDNET_DIRS:
         if (candidate / "data.noun").exists():
             return candidate
-    raise FileNotFoundError("WordNet data files not found: apt-get install wordnet-base")
+    raise NotFoundError("WordNet data files not found: apt-get install wordnet-base (or run `make install`)")
 
 
 def _parse_gloss(gloss: str) -> tuple[str, list[str]]:

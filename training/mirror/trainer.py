@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -29,6 +30,7 @@ from training.mirror.loss import info_nce
 from training.plot import plot_loss
 from training.progress import LossLog, progress
 from training.runtime import choose_device, generator_for, seed_everything, set_threads
+from training.validation import require
 
 MODE_DEFAULTS = {"sentence": {"epochs": 1, "temperature": 0.04, "max_length": 64},
                  "word": {"epochs": 2, "temperature": 0.2, "max_length": 16}}  # fmt: skip
@@ -66,11 +68,20 @@ class MirrorConfig:
     def __post_init__(self) -> None:
         defaults = MODE_DEFAULTS[self.mode]
         self.span_unit = SpanUnit(self.span_unit)
-        self.epochs = self.epochs or int(defaults["epochs"])
-        self.temperature = self.temperature or float(defaults["temperature"])
-        self.max_length = self.max_length or int(defaults["max_length"])
+        self.epochs = int(defaults["epochs"]) if self.epochs is None else self.epochs
+        self.temperature = float(defaults["temperature"]) if self.temperature is None else self.temperature
+        self.max_length = int(defaults["max_length"]) if self.max_length is None else self.max_length
         self.name = self.name or f"mirror-{self.mode}"
         self.run_dir = self.run_dir or f"runs/{self.name}"
+        require(self.items >= 1, f"--items must be at least 1, got {self.items}")
+        require(self.batch_size >= 2, f"--batch-size must be at least 2 (in-batch negatives), got {self.batch_size}")
+        require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        require(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        require(self.temperature > 0, f"--temperature must be positive, got {self.temperature}")
+        require(self.span >= 0, f"--span must be 0 (no masking) or more, got {self.span}")
+        require(0 <= self.dropout < 1 and 0 <= self.drophead < 1, "--dropout and --drophead must be in [0, 1)")
+        require(self.max_length >= 2, f"--max-length must be at least 2, got {self.max_length}")
+        require(self.save_every >= 0, f"--save-every must be 0 (none) or more, got {self.save_every}")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MirrorConfig:
@@ -86,6 +97,8 @@ def sample_items(cfg: MirrorConfig) -> list[str]:
 
         raise NotFoundError(f"{path} missing: run `lexsent data build --out {cfg.data_dir}` first")
     pool_ = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if cfg.items > len(pool_):
+        print(f"mirror: {path} has {len(pool_)} items; training on all of them (--items {cfg.items})", file=sys.stderr)
     order = torch.randperm(len(pool_), generator=generator_for(cfg.seed)).tolist()
     items = [pool_[i] for i in order[: cfg.items]]
     EvalGuard.load(Path(cfg.data_dir)).check(items)
@@ -175,7 +188,8 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
     tokenizer.save_pretrained(str(model_dir))
     plot_loss(run_dir, f"MirrorBERT ({cfg.mode}, τ={cfg.temperature}, batch {cfg.batch_size})")
     done = step - start
-    return {"steps": done, "seconds": elapsed, "examples_per_s": done * cfg.batch_size / elapsed}
+    examples = done * min(cfg.batch_size, len(encoded))  # a pool smaller than a batch is one short batch
+    return {"steps": done, "seconds": elapsed, "examples_per_s": examples / elapsed}
 
 
 def train_mirror(cfg: MirrorConfig) -> Path | None:

@@ -40,5 +40,5 @@ def _run(args: argparse.Namespace) -> int:
 
     config = MlmConfig.from_args(args)
     out = train_mlm(config)
-    print(f"model: {out}")
+    print(f"model: {out}" if out else "stopped early (checkpointed); run the same command again to resume")
     return 0

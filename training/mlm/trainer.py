@@ -29,6 +29,7 @@ from training.runtime import (
     seed_everything,
     set_threads,
 )
+from training.validation import require
 
 
 @dataclass
@@ -55,6 +56,17 @@ class MlmConfig:
     corpus_limit: int | None = None
     stop_at: int | None = None  # stop (checkpointed) at this step without finishing: used to test resume
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        require(self.steps >= 1, f"--steps must be at least 1, got {self.steps}")
+        require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
+        require(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        require(self.save_every >= 1, f"--save-every must be at least 1, got {self.save_every}")
+        require(self.layers >= 1 and self.heads >= 1, "--layers and --heads must be at least 1")
+        require(self.hidden % self.heads == 0, f"--hidden {self.hidden} must be a multiple of --heads {self.heads}")
+        require(self.max_length >= 8, f"--max-length must be at least 8, got {self.max_length}")
+        require(self.vocab_size >= 100, f"--vocab-size must be at least 100, got {self.vocab_size}")
+        require(self.max_minutes is None or self.max_minutes > 0, "--max-minutes must be positive")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MlmConfig:

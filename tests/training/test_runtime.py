@@ -1,0 +1,39 @@
+"""Thread pinning: `--threads`, then LEXSENT_THREADS, then OMP_NUM_THREADS (what the Makefile exports)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from training.runtime import set_threads
+
+
+@pytest.fixture(autouse=True)
+def restore_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(
+    ("threads", "lexsent", "omp", "expected"),
+    [
+        (3, "2", "1", 3),
+        (None, "2", "1", 2),
+        (None, None, "1", 1),
+        (None, None, "4,2", None),  # OpenMP's nested form is not a count: every core
+        (None, "", "x", None),
+    ],
+)
+def test_thread_count_precedence(
+    monkeypatch: pytest.MonkeyPatch, threads: int | None, lexsent: str | None, omp: str | None, expected: int | None
+) -> None:
+    for name, value in (("LEXSENT_THREADS", lexsent), ("OMP_NUM_THREADS", omp)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr("os.cpu_count", lambda: 5)
+    assert set_threads(threads) == (expected or 5) == torch.get_num_threads()
