@@ -61,7 +61,7 @@ bench: install
 	$(BIN)/python -m bench.encode
 
 # data -> MLM from scratch -> raw MLM bundle (the "before") -> MirrorBERT sentence + word bundles in models/;
-# then `lexsent serve --models-dir models` serves all three (docs/training.md).
+# then all three are served side by side and each answers /v1/embeddings (training/demo_serve.py).
 demo-train: install
 	$(BIN)/lexsent data build --out data
 	$(BIN)/lexsent train mlm --data-dir data --run-dir runs/mlm --out runs/mlm/model
@@ -69,6 +69,7 @@ demo-train: install
 	$(BIN)/lexsent eval models/mlm-raw --task definition_example --task paraphrase --record manifest
 	$(BIN)/lexsent train mirror --model runs/mlm/model --mode sentence --name mirror-sentence
 	$(BIN)/lexsent train mirror --model runs/mlm/model --mode word --name mirror-word
+	$(BIN)/python -m training.demo_serve --models-dir models
 	@echo "serve them: $(BIN)/lexsent serve --models-dir models"
 
 # The container image. DOCKER_BUILD_ARGS, e.g. --build-arg PIP_EXTRA_INDEX_URL=<CPU torch index>.

@@ -54,6 +54,10 @@ def paraphrase(encoder: Encoder, args: argparse.Namespace) -> Scores:
         related.setdefault(row["a"], set()).add(row["b"])
         related.setdefault(row["b"], set()).add(row["a"])
     distractors_path = Path(args.data_dir) / "eval" / "distractors.txt"
+    if not distractors_path.exists():
+        from lexsent.errors import NotFoundError
+
+        raise NotFoundError(f"{distractors_path} missing: run `lexsent data build --out {args.data_dir}` first")
     distractors = distractors_path.read_text(encoding="utf-8").splitlines()
     pool = list(dict.fromkeys([*sorted(related), *distractors]))
     return _retrieve_related(encoder, pool, related)
