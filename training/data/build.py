@@ -98,6 +98,7 @@ def build(out: Path, cfg: BuildConfig = BuildConfig()) -> dict[str, int]:
     eval_msgids = [t for t in msgids if normalise_key(t) in held or is_eval(t, cfg.sentence_eval, cfg.salt)]
     distractors = [t for t in eval_msgids if normalise_key(t) not in held][: cfg.distractors]
     guard.add(eval_msgids)
+    guard.add(str(p[s]) for p in pairs for s in ("a", "b"))  # every pair, also those outside `msgids`
 
     # --- WordNet: held-out synsets give definition/example pairs
     synsets = {s.key: s for s in tqdm(wordnet.synsets(), desc="wordnet", unit="synset", mininterval=2)}
