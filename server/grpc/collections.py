@@ -9,21 +9,8 @@ from typing import Any
 import grpc
 
 from lexsent.errors import InvalidInputError
-from server.collections import (
-    CREATE,
-    DROP,
-    FETCH,
-    GET,
-    LIST,
-    REMOVE,
-    SEARCH,
-    UPSERT,
-    CollectionsService,
-    CreateRequest,
-    DeleteRequest,
-    SearchRequest,
-    UpsertRequest,
-)
+from server import collections as concept
+from server.collections import CollectionsService, CreateRequest, DeleteRequest, SearchRequest, UpsertRequest
 from server.grpc.common import api_token, rpc
 from server.proto_gen import collections_pb2 as pb
 from server.proto_gen import collections_pb2_grpc as pb_grpc
@@ -111,7 +98,7 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
         self.collections = collections
         self.core = collections.core
 
-    @rpc(CREATE)
+    @rpc(concept.CREATE)
     async def Create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         body = {
             "name": request.name,
@@ -122,32 +109,32 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
         }
         return info(await self.collections.create(validate(CreateRequest, body), api_token(context)))
 
-    @rpc(GET)
+    @rpc(concept.GET)
     async def Get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         return info(await self.collections.get(request.name, api_token(context)))
 
-    @rpc(LIST)
+    @rpc(concept.LIST)
     async def List(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         infos = await self.collections.list_all(api_token(context))
         return pb.ListCollectionsResponse(collections=[info(i) for i in infos])
 
-    @rpc(DROP)
+    @rpc(concept.DROP)
     async def Delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         await self.collections.drop(request.name, api_token(context))
         return pb.DeleteCollectionResponse()
 
-    @rpc(UPSERT)
+    @rpc(concept.UPSERT)
     async def Upsert(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         count = await self.collections.upsert(request.collection, to_upsert(request), api_token(context))
         return pb.WriteResponse(count=count)
 
-    @rpc(REMOVE)
+    @rpc(concept.REMOVE)
     async def Remove(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         ids = validate(DeleteRequest, {"ids": [point_id(i) for i in request.ids]})
         count = await self.collections.remove(request.collection, ids, api_token(context))
         return pb.WriteResponse(count=count)
 
-    @rpc(FETCH)
+    @rpc(concept.FETCH)
     async def Fetch(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         point = await self.collections.fetch(
             request.collection, [point_id(request.id)], api_token(context), with_vector=request.with_vector
@@ -158,7 +145,7 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
             vector=point.get("vector", []),
         )
 
-    @rpc(SEARCH)
+    @rpc(concept.SEARCH)
     async def Search(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         hits = await self.collections.search(request.collection, to_search(request), api_token(context))
         return pb.SearchResponse(
