@@ -29,3 +29,10 @@ def test_unwritable_output_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     blocker.write_text("not a directory")
     assert main(["data", "build", "--out", str(blocker / "data")]) == 2
     assert "Not a directory" in capsys.readouterr().err
+
+
+def test_parallel_with_an_english_data_dir_lacking_its_guard_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "parallel", "--english-data", str(tmp_path), "--out", str(tmp_path / "p")]) == 2
+    assert "eval_hashes.txt missing" in capsys.readouterr().err

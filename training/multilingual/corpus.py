@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from training.data.gettext_corpus import read_catalog
+from training.data.splits import EvalGuard, item_hash
 
 DEFAULT_LANGUAGES = ("de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "pl", "tr", "uk", "ar")
 LOCALE_ROOT = Path("/usr/share/locale")
@@ -74,6 +75,7 @@ class ParallelCorpus:
 
     rows: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     stats: dict[str, LanguageStats] = field(default_factory=dict)
+    english_eval_rows: int = 0  # training rows dropped because their English side is an English eval item
 
 
 def clean(text: str) -> str:
@@ -238,6 +240,16 @@ def add_training_only(corpus: ParallelCorpus, extra: ParallelCorpus, test: dict[
     corpus.rows = {english: corpus.rows[english] for english in sorted(corpus.rows)}
 
 
+def drop_english_eval(corpus: ParallelCorpus, guard: EvalGuard) -> None:
+    """Drop the training rows whose English side is an evaluation item of the English data directory
+    (`lexsent data build`'s eval_hashes.txt): multilingual bundles are scored on the English sentence
+    tasks too, and the catalogues these rows come from hold those tasks' paraphrase sentences."""
+    guarded = [english for english in corpus.rows if item_hash(english) in guard.hashes]
+    for english in guarded:
+        del corpus.rows[english]
+    corpus.english_eval_rows = len(guarded)
+
+
 def count_training_pairs(corpus: ParallelCorpus) -> None:
     for stats in corpus.stats.values():
         stats.train = 0
@@ -287,12 +299,16 @@ def build(
     test_size: int = 1000,
     rules: CleaningRules | None = None,
     extra_roots: Sequence[Path] = (),
+    english_guard: EvalGuard | None = None,
 ) -> ParallelCorpus:
-    """The corpus of `locale_root` split into train/test, plus training-only pairs from `extra_roots`."""
+    """The corpus of `locale_root` split into train/test, plus training-only pairs from `extra_roots`,
+    without the rows `english_guard` (the English data directory's held-out texts) names."""
     corpus = collect(languages, locale_root, rules)
     test = split_test(corpus, test_size)
     for root in extra_roots:
         add_training_only(corpus, collect(languages, root, rules), test)
+    if english_guard is not None:
+        drop_english_eval(corpus, english_guard)
     count_training_pairs(corpus)
     write_corpus(corpus, test, out)
     return corpus

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from training.data.splits import EvalGuard
 from training.multilingual.corpus import (
     CleaningRules,
     LanguageStats,
@@ -125,3 +126,17 @@ def test_training_only_roots_add_pairs_but_never_change_the_test_split(tmp_path:
         trained = {overlap_key(s) for _, t in train for s in t.get(lang, [])}
         assert trained.isdisjoint({overlap_key(xx) for _, xx in test})
         assert {overlap_key(en) for en, _ in train}.isdisjoint({overlap_key(en) for en, _ in test})
+
+
+def test_rows_holding_an_english_eval_item_are_not_trained_on(tmp_path: Path) -> None:
+    """The English sentence tasks score multilingual bundles too: their held-out texts stay out."""
+    plain = build(tmp_path / "plain", LANGS, LOCALE, test_size=10)
+    english = sorted(plain.rows)[:3]
+    guard = EvalGuard(set())
+    guard.add([english[0].upper(), english[2]])  # compared as the English guard does: case and spaces
+    guarded = build(tmp_path / "guarded", LANGS, LOCALE, test_size=10, english_guard=guard)
+    assert guarded.english_eval_rows == 2
+    assert set(plain.rows) - set(guarded.rows) == {english[0], english[2]}
+    assert {en for en, _ in read_train(tmp_path / "guarded")} == set(guarded.rows)
+    for lang in LANGS:  # the multilingual test split does not depend on the English guard
+        assert read_test(tmp_path / "guarded", lang) == read_test(tmp_path / "plain", lang)
