@@ -38,6 +38,11 @@ def test_sync_clients_agree_with_encoder(tiny_server: Running, expected: np.ndar
             assert info.architecture == manifest.architecture and info.evaluation == manifest.evaluation
             assert info.parity.reference == manifest.parity.reference
             assert info.parity.max_abs_diff == pytest.approx(manifest.parity.max_abs_diff)
+            long = " ".join(["word"] * 600)  # over the tiny model's max_length
+            assert client.embed(long, long_input="truncate").truncated == [True]
+            with pytest.raises(LexsentClientError) as refused:
+                client.embed(long, long_input="error")
+            assert refused.value.status in (422, "INVALID_ARGUMENT") and "max_length" in refused.value.message
         assert len(http.embed("one", dimensions=4).vectors[0]) == 4
         ids = [2, 5, 7, 3]  # one flat token-id list: the same vector over both transports
         np.testing.assert_allclose(rpc.embed(ids).vectors, http.embed(ids).vectors, atol=1e-6)

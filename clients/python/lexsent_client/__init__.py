@@ -13,7 +13,7 @@ from lexsent_client.errors import LexsentClientError
 from lexsent_client.grpc import AsyncGrpcClient, GrpcClient
 from lexsent_client.http import AsyncClient, Client
 from lexsent_client.retry import Retry
-from lexsent_client.types import Embeddings, ModelInfo, Parity
+from lexsent_client.types import Embeddings, LongInput, ModelInfo, Parity
 
 __all__ = [
     "AsyncClient",
@@ -22,6 +22,7 @@ __all__ = [
     "Embeddings",
     "GrpcClient",
     "LexsentClientError",
+    "LongInput",
     "ModelInfo",
     "Parity",
     "Retry",

@@ -15,7 +15,7 @@ from lexsent_client.proto_gen import collections_pb2_grpc
 from lexsent_client.proto_gen import embeddings_pb2 as pb
 from lexsent_client.proto_gen import embeddings_pb2_grpc as pb_grpc
 from lexsent_client.retry import Retry
-from lexsent_client.types import Embeddings, ModelInfo, Parity
+from lexsent_client.types import Embeddings, LongInput, ModelInfo, Parity
 
 RETRYABLE_TRAILER = "lexsent-retryable"  # the server marks the RESOURCE_EXHAUSTED a retry can cure
 Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
@@ -31,8 +31,15 @@ def _retryable(exc: grpc.RpcError) -> bool:
     return code is grpc.StatusCode.RESOURCE_EXHAUSTED and any(key == RETRYABLE_TRAILER for key, _ in trailer)
 
 
-def _request(inputs: Input, model: str | None, dimensions: int | None) -> Any:
-    message = pb.EmbedRequest(model=model or "", dimensions=dimensions or 0)
+_POLICY = {
+    None: pb.LONG_INPUT_POLICY_UNSPECIFIED,  # the server's --long-input
+    "truncate": pb.LONG_INPUT_POLICY_TRUNCATE,
+    "error": pb.LONG_INPUT_POLICY_ERROR,
+}
+
+
+def _request(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput | None = None) -> Any:
+    message = pb.EmbedRequest(model=model or "", dimensions=dimensions or 0, long_input=_POLICY[long_input])
     if isinstance(inputs, str):
         message.texts.values.append(inputs)
     elif inputs and isinstance(inputs[0], int):  # one token-id list, as over HTTP
@@ -127,8 +134,15 @@ class GrpcClient(GrpcCollections):
                     raise _error(exc) from None
                 time.sleep(delay)
 
-    def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
-        return _embeddings(self._call(self._stub.Embed, _request(inputs, model, dimensions)))
+    def embed(
+        self,
+        inputs: Input,
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        long_input: LongInput | None = None,
+    ) -> Embeddings:
+        return _embeddings(self._call(self._stub.Embed, _request(inputs, model, dimensions, long_input)))
 
     def models(self) -> list[ModelInfo]:
         return _models(self._call(self._stub.ListModels, pb.ListModelsRequest()))
@@ -172,8 +186,15 @@ class AsyncGrpcClient(AsyncGrpcCollections):
                     raise _error(exc) from None
                 await asyncio.sleep(delay)
 
-    async def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
-        return _embeddings(await self._call(self._stub.Embed, _request(inputs, model, dimensions)))
+    async def embed(
+        self,
+        inputs: Input,
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        long_input: LongInput | None = None,
+    ) -> Embeddings:
+        return _embeddings(await self._call(self._stub.Embed, _request(inputs, model, dimensions, long_input)))
 
     async def models(self) -> list[ModelInfo]:
         return _models(await self._call(self._stub.ListModels, pb.ListModelsRequest()))

@@ -15,7 +15,7 @@ import httpx
 from lexsent_client.collections import AsyncHttpCollections, HttpCollections
 from lexsent_client.errors import LexsentClientError
 from lexsent_client.retry import Retry
-from lexsent_client.types import Embeddings, ModelInfo, Parity
+from lexsent_client.types import Embeddings, LongInput, ModelInfo, Parity
 
 RETRY_STATUS = frozenset({429, 503})
 Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
@@ -28,13 +28,15 @@ def _decode(value: str) -> list[float]:
     return values.tolist()
 
 
-def _body(inputs: Input, model: str | None, dimensions: int | None) -> dict[str, Any]:
+def _body(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput | None) -> dict[str, Any]:
     body: dict[str, Any] = {"input": inputs if isinstance(inputs, str) else list(inputs)}
     body["encoding_format"] = "base64"
     if model is not None:
         body["model"] = model
     if dimensions is not None:
         body["dimensions"] = dimensions
+    if long_input is not None:
+        body["long_input"] = long_input
     return body
 
 
@@ -99,8 +101,16 @@ class Client(HttpCollections):
             time.sleep(delay)
         return _check(self._http.request(method, path, json=json))
 
-    def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
-        return _embeddings(self._request("POST", "/v1/embeddings", _body(inputs, model, dimensions)))
+    def embed(
+        self,
+        inputs: Input,
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        long_input: LongInput | None = None,
+    ) -> Embeddings:
+        body = _body(inputs, model, dimensions, long_input)
+        return _embeddings(self._request("POST", "/v1/embeddings", body))
 
     def models(self) -> list[ModelInfo]:
         return _models(self._request("GET", "/v1/models"))
@@ -130,8 +140,16 @@ class AsyncClient(AsyncHttpCollections):
             await asyncio.sleep(delay)
         return _check(await self._http.request(method, path, json=json))
 
-    async def embed(self, inputs: Input, *, model: str | None = None, dimensions: int | None = None) -> Embeddings:
-        return _embeddings(await self._request("POST", "/v1/embeddings", _body(inputs, model, dimensions)))
+    async def embed(
+        self,
+        inputs: Input,
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        long_input: LongInput | None = None,
+    ) -> Embeddings:
+        body = _body(inputs, model, dimensions, long_input)
+        return _embeddings(await self._request("POST", "/v1/embeddings", body))
 
     async def models(self) -> list[ModelInfo]:
         return _models(await self._request("GET", "/v1/models"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+LongInput = Literal["truncate", "error"]  # inputs over the model's max_length: cut them, or refuse the request
 
 
 @dataclass(frozen=True)
