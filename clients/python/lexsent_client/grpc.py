@@ -38,7 +38,7 @@ _POLICY = {
 }
 
 
-def _request(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput | None = None) -> Any:
+def _request(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput = None) -> Any:
     message = pb.EmbedRequest(model=model or "", dimensions=dimensions or 0, long_input=_POLICY[long_input])
     if isinstance(inputs, str):
         message.texts.values.append(inputs)
@@ -135,12 +135,7 @@ class GrpcClient(GrpcCollections):
                 time.sleep(delay)
 
     def embed(
-        self,
-        inputs: Input,
-        *,
-        model: str | None = None,
-        dimensions: int | None = None,
-        long_input: LongInput | None = None,
+        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None, long_input: LongInput = None
     ) -> Embeddings:
         return _embeddings(self._call(self._stub.Embed, _request(inputs, model, dimensions, long_input)))
 
@@ -187,12 +182,7 @@ class AsyncGrpcClient(AsyncGrpcCollections):
                 await asyncio.sleep(delay)
 
     async def embed(
-        self,
-        inputs: Input,
-        *,
-        model: str | None = None,
-        dimensions: int | None = None,
-        long_input: LongInput | None = None,
+        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None, long_input: LongInput = None
     ) -> Embeddings:
         return _embeddings(await self._call(self._stub.Embed, _request(inputs, model, dimensions, long_input)))
 

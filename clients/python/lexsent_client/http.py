@@ -28,7 +28,7 @@ def _decode(value: str) -> list[float]:
     return values.tolist()
 
 
-def _body(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput | None) -> dict[str, Any]:
+def _body(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput) -> dict[str, Any]:
     body: dict[str, Any] = {"input": inputs if isinstance(inputs, str) else list(inputs)}
     body["encoding_format"] = "base64"
     if model is not None:
@@ -102,12 +102,7 @@ class Client(HttpCollections):
         return _check(self._http.request(method, path, json=json))
 
     def embed(
-        self,
-        inputs: Input,
-        *,
-        model: str | None = None,
-        dimensions: int | None = None,
-        long_input: LongInput | None = None,
+        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None, long_input: LongInput = None
     ) -> Embeddings:
         body = _body(inputs, model, dimensions, long_input)
         return _embeddings(self._request("POST", "/v1/embeddings", body))
@@ -141,12 +136,7 @@ class AsyncClient(AsyncHttpCollections):
         return _check(await self._http.request(method, path, json=json))
 
     async def embed(
-        self,
-        inputs: Input,
-        *,
-        model: str | None = None,
-        dimensions: int | None = None,
-        long_input: LongInput | None = None,
+        self, inputs: Input, *, model: str | None = None, dimensions: int | None = None, long_input: LongInput = None
     ) -> Embeddings:
         body = _body(inputs, model, dimensions, long_input)
         return _embeddings(await self._request("POST", "/v1/embeddings", body))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-LongInput = Literal["truncate", "error"]  # inputs over the model's max_length: cut them, or refuse the request
+# Inputs over the model's max_length: cut them, refuse the request, or (None) the server's --long-input.
+LongInput = Literal["truncate", "error", None]
 
 
 @dataclass(frozen=True)
