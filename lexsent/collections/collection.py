@@ -38,6 +38,7 @@ Vectors = npt.NDArray[np.float32]
 MAX_K = 10_000
 MAX_BATCH = 100_000
 MAX_METADATA_BYTES = 65_536
+MAX_METADATA_DEPTH = 32
 SNAPSHOT_AFTER_BYTES = 64 << 20
 _MIN_COMPACT_ROWS = 256
 
@@ -74,17 +75,29 @@ def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vec
     return array
 
 
+def _nesting(value: object, limit: int) -> int:
+    """Depth of nested objects and arrays in `value`, counted no further than `limit` + 1."""
+    if limit < 0 or not isinstance(value, (dict, list)):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_nesting(child, limit - 1) for child in children), default=0)
+
+
 def _validate_metadata(metadata: object) -> MetadataRow:
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
         raise InvalidInputError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    # Deeper metadata would be stored but could not be rendered back (the HTTP layer's orjson stops at
+    # 255 levels), so one such point would break every search that returns it.
+    if _nesting(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise InvalidInputError(f"metadata nests objects/arrays deeper than {MAX_METADATA_DEPTH} levels")
     try:
-        encoded = json.dumps(metadata, allow_nan=False)
+        encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"metadata is not valid JSON: {exc}") from None
     if len(encoded) > MAX_METADATA_BYTES:
-        raise InvalidInputError(f"metadata is {len(encoded)} bytes; the limit is {MAX_METADATA_BYTES}")
+        raise InvalidInputError(f"metadata is {len(encoded)} bytes of UTF-8 JSON; the limit is {MAX_METADATA_BYTES}")
     parsed: dict[str, Any] = json.loads(encoded)  # a private copy the caller cannot mutate later
     return parsed
 

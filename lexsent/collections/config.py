@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from lexsent.errors import InvalidInputError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MAX_DIM = 65536
 E = TypeVar("E", bound=StrEnum)
 
@@ -92,7 +92,7 @@ class CollectionConfig:
 
 
 def validate_name(name: str) -> None:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):  # match's $ lets a final newline in
         raise InvalidInputError(
             f"invalid collection name {name!r}: use 1-128 characters from letters, digits, '_', '-', '.',"
             " starting with a letter or digit"

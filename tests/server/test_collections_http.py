@@ -83,6 +83,16 @@ def test_text_points_and_text_search(server: Running, tiny_bundle: Path) -> None
     assert call(server, "GET", "/v1/collections/docs").json()["count"] == 4
 
 
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+DEEP_POINT = {"id": "deep", "vector": [1, 0, 0], "metadata": _deep(254)}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "message"),
     [
@@ -126,6 +136,9 @@ def test_text_points_and_text_search(server: Running, tiny_bundle: Path) -> None
         ("POST", "/v1/collections/vec/search", {"k": 3}, 422, "exactly one of"),
         ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "scoring": "bm25"}, 422, "scoring"),
         ("POST", "/v1/collections", {"name": "../x", "dim": 3}, 422, "invalid collection name"),
+        ("POST", "/v1/collections", {"name": "nl\n", "dim": 3}, 422, "invalid collection name"),
+        # 254 levels parse and used to be stored, then every search returning the point was a 500
+        ("POST", "/v1/collections/vec/points", {"points": [DEEP_POINT]}, 422, "deeper than 32"),
         ("POST", "/v1/collections", {"name": "y", "index": "lsh", "dim": 3}, 422, "index"),
         ("POST", "/v1/collections", {"name": "z", "model": "nope"}, 404, "not served"),
     ],

@@ -128,6 +128,19 @@ def test_margin_scoring_ranks_by_ratio_margin(store: CollectionStore) -> None:
         l2.search(data[0], 1, scoring=Scoring.MARGIN)
 
 
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_limits_count_utf8_bytes_and_nesting(store: CollectionStore) -> None:
+    coll = store.create(CollectionConfig("m", 4))
+    coll.upsert([1, 2], [[1.0, 0, 0, 0], [0, 1.0, 0, 0]], [_nested(32), {"s": "é" * 30_000}])  # 60 kB of UTF-8
+    assert coll.fetch(1).metadata == _nested(32) and coll.fetch(2).metadata == {"s": "é" * 30_000}
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -139,6 +152,8 @@ def test_margin_scoring_ranks_by_ratio_margin(store: CollectionStore) -> None:
         (lambda c: c.upsert([1, 2], [[1.0, 0, 0, 0]]), "2 ids, 1 vectors"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [[1]]), "metadata must be a JSON object"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [{"x": float("nan")}]), "not valid JSON"),
+        (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [_nested(33)]), "deeper than 32 levels"),
+        (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [{"s": "é" * 40_000}]), "80009 bytes of UTF-8"),
         (lambda c: c.upsert([], []), "needs 1-"),
         (lambda c: c.search([1.0, 0, 0, 0], 0), "k must be an integer between 1"),
         (lambda c: c.search([1.0, 0, 0, 0], 10**9), "k must be an integer between 1"),
@@ -165,8 +180,9 @@ def test_store_create_get_list_drop(store: CollectionStore) -> None:
         store.create(CollectionConfig("a", 8))
     with pytest.raises(NotFoundError, match="'zzz' does not exist"):
         store.get("zzz")
-    with pytest.raises(InvalidInputError, match="invalid collection name"):
-        store.create(CollectionConfig("../etc", 4))
+    for bad in ("../etc", "nl\n", "x" * 129):  # a final newline slipped through `match`'s `$`
+        with pytest.raises(InvalidInputError, match="invalid collection name"):
+            store.create(CollectionConfig(bad, 4))
     store.drop("a")
     assert [c.config.name for c in store.list()] == ["b"]
     assert not (store.root / "a").exists()
