@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from lexsent.collections import (
     Collection,
@@ -54,7 +54,7 @@ class CreateRequest(BaseModel):
 
     name: str = Field(description="letters, digits, '_', '-', '.'; up to 128 characters")
     model: str | None = Field(None, description="served model that encodes texts; the default when absent")
-    dim: int | None = Field(None, ge=1, description="vector-only collection of this dimension (no model)")
+    dim: StrictInt | None = Field(None, ge=1, description="vector-only collection of this dimension (no model)")
     index: IndexKind = IndexKind.FLAT
     metric: Metric = Metric.COSINE
 
@@ -64,7 +64,7 @@ class PointIn(BaseModel):
 
     id: PointIdIn
     text: str | None = None
-    vector: list[float] | None = None
+    vector: list[StrictFloat] | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -84,12 +84,12 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     query: str | None = Field(None, description="text, encoded with the collection's model")
-    vector: list[float] | None = None
-    k: int = 10
+    vector: list[StrictFloat] | None = None
+    k: StrictInt = 10
     filter: dict[str, Any] | None = None
     scoring: Scoring = Scoring.COSINE
-    nprobe: int | None = Field(None, description="ivf: lists to probe for this query")
-    ef_search: int | None = Field(None, description="hnsw: candidate list size for this query")
+    nprobe: StrictInt | None = Field(None, description="ivf: lists to probe for this query")
+    ef_search: StrictInt | None = Field(None, description="hnsw: candidate list size for this query")
 
 
 def hit_body(hit: Hit) -> dict[str, Any]:

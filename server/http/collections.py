@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from lexsent.errors import InvalidInputError
 from server.collections import (
     CREATE,
     DROP,
@@ -74,6 +75,16 @@ def _path_ids(raw: str) -> list[str | int]:
         return [raw]
 
 
+def _flag(value: str, name: str) -> bool:
+    """A boolean query parameter: true/false, 1/0, yes/no; anything else is refused, not read as true."""
+    spelled = value.lower()
+    if spelled in ("true", "1", "yes"):
+        return True
+    if spelled in ("false", "0", "no"):
+        return False
+    raise InvalidInputError(f"query parameter {name}={value!r}: use true or false")
+
+
 def routes(service: Service) -> list[BaseRoute]:
     limit = service.settings.max_body_bytes
 
@@ -116,7 +127,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, FETCH)
     async def fetch(request: Request) -> Response:
-        with_vector = request.query_params.get("vector", "true").lower() != "false"
+        with_vector = _flag(request.query_params.get("vector", "true"), "vector")
         point = await collections().fetch(
             request.path_params["name"],
             _path_ids(request.path_params["id"]),

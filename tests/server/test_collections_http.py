@@ -137,6 +137,11 @@ DEEP_POINT = {"id": "deep", "vector": [1, 0, 0], "metadata": _deep(254)}
         ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "scoring": "bm25"}, 422, "scoring"),
         ("POST", "/v1/collections", {"name": "../x", "dim": 3}, 422, "invalid collection name"),
         ("POST", "/v1/collections", {"name": "nl\n", "dim": 3}, 422, "invalid collection name"),
+        ("POST", "/v1/collections", {"name": "t", "dim": True}, 422, "dim"),  # was a 1-dimensional collection
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "k": True}, 422, "k"),
+        ("POST", "/v1/collections/vec/search", {"vector": ["1", 0, 0]}, 422, "vector"),
+        ("POST", "/v1/collections/vec/points", {"points": [{"id": "s", "vector": [True, 0, 0]}]}, 422, "vector"),
+        ("GET", "/v1/collections/vec/points/keep?vector=nope", None, 422, "vector='nope'"),
         # 254 levels parse and used to be stored, then every search returning the point was a 500
         ("POST", "/v1/collections/vec/points", {"points": [DEEP_POINT]}, 422, "deeper than 32"),
         ("POST", "/v1/collections", {"name": "y", "index": "lsh", "dim": 3}, 422, "index"),
