@@ -68,11 +68,19 @@ def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vec
     if array.ndim != 2 or array.shape[1] != dim:
         got = array.shape[-1] if array.ndim else 0
         raise InvalidInputError(f"{what} has dimension {got}, but this collection stores dimension {dim}")
-    if not np.isfinite(array.sum(axis=1, dtype=np.float64)).all():  # any NaN or ±inf poisons its row sum
-        raise InvalidInputError(f"{what} contains NaN or infinite values")
-    if metric is Metric.COSINE and not np.linalg.norm(array, axis=1).all():
-        raise InvalidInputError(f"{what} is all zeros; cosine similarity is undefined for it")
+    finite = np.isfinite(array.sum(axis=1, dtype=np.float64))  # any NaN or ±inf poisons its row sum
+    if not finite.all():
+        raise InvalidInputError(f"{_row(what, finite, len(array))} contains NaN or infinite values")
+    nonzero = np.linalg.norm(array, axis=1) > 0
+    if metric is Metric.COSINE and not nonzero.all():
+        where = _row(what, nonzero, len(array))
+        raise InvalidInputError(f"{where} is all zeros; cosine similarity is undefined for it")
     return array
+
+
+def _row(what: str, ok: np.ndarray, rows: int) -> str:
+    """'vector', or 'vector 3 (0-based)' when a batch has several, so the caller knows which to fix."""
+    return what if rows == 1 else f"{what} {int(np.flatnonzero(~ok)[0])} (0-based)"
 
 
 def _nesting(value: object, limit: int) -> int:

@@ -148,6 +148,7 @@ def test_metadata_limits_count_utf8_bytes_and_nesting(store: CollectionStore) ->
         (lambda c: c.upsert([1], [[1.0, float("nan"), 0, 0]]), "NaN or infinite"),
         (lambda c: c.upsert([1], [[1.0, float("inf"), 0, 0]]), "NaN or infinite"),
         (lambda c: c.upsert([1], [[0.0, 0, 0, 0]]), "all zeros"),
+        (lambda c: c.upsert([1, 2], [[1.0, 0, 0, 0], [0.0, 0, 0, 0]]), r"vector 1 \(0-based\) is all zeros"),
         (lambda c: c.upsert([True], [[1.0, 0, 0, 0]]), "string or an integer"),
         (lambda c: c.upsert([1, 2], [[1.0, 0, 0, 0]]), "2 ids, 1 vectors"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [[1]]), "metadata must be a JSON object"),
