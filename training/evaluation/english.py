@@ -20,13 +20,18 @@ if TYPE_CHECKING:
     from lexsent.encoder import Encoder
 
 
-def _rows(args: argparse.Namespace, name: str) -> list[dict[str, Any]]:
+def _lines(args: argparse.Namespace, name: str) -> list[str]:
+    """The lines of an evaluation file of the data directory, or a NotFoundError saying how to build it."""
     path = Path(args.data_dir) / "eval" / name
     if not path.exists():
         from lexsent.errors import NotFoundError
 
         raise NotFoundError(f"{path} missing: run `lexsent data build --out {args.data_dir}` first")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _rows(args: argparse.Namespace, name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in _lines(args, name) if line]
 
 
 def definition_example(encoder: Encoder, args: argparse.Namespace) -> Scores:
@@ -53,12 +58,7 @@ def paraphrase(encoder: Encoder, args: argparse.Namespace) -> Scores:
     for row in _rows(args, "paraphrase.jsonl"):
         related.setdefault(row["a"], set()).add(row["b"])
         related.setdefault(row["b"], set()).add(row["a"])
-    distractors_path = Path(args.data_dir) / "eval" / "distractors.txt"
-    if not distractors_path.exists():
-        from lexsent.errors import NotFoundError
-
-        raise NotFoundError(f"{distractors_path} missing: run `lexsent data build --out {args.data_dir}` first")
-    distractors = distractors_path.read_text(encoding="utf-8").splitlines()
+    distractors = _lines(args, "distractors.txt")
     pool = list(dict.fromkeys([*sorted(related), *distractors]))
     return _retrieve_related(encoder, pool, related)
 
