@@ -71,10 +71,11 @@ def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vec
     finite = np.isfinite(array.sum(axis=1, dtype=np.float64))  # any NaN or ±inf poisons its row sum
     if not finite.all():
         raise InvalidInputError(f"{_row(what, finite, len(array))} contains NaN or infinite values")
-    nonzero = np.linalg.norm(array, axis=1) > 0
-    if metric is Metric.COSINE and not nonzero.all():
-        where = _row(what, nonzero, len(array))
-        raise InvalidInputError(f"{where} is all zeros; cosine similarity is undefined for it")
+    if metric is Metric.COSINE:  # only cosine needs the norms
+        nonzero = np.linalg.norm(array, axis=1) > 0
+        if not nonzero.all():
+            where = _row(what, nonzero, len(array))
+            raise InvalidInputError(f"{where} is all zeros; cosine similarity is undefined for it")
     return array
 
 
