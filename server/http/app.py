@@ -55,20 +55,20 @@ def routing_errors(core: Core) -> Any:
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         where = f"{request.method} {request.url.path}"
+        headers = dict(exc.headers or {})
         error: LexsentError
         if exc.status_code == 404:
             error = NotFoundError(f"no route for {where}; the API is described at /openapi.json")
         elif exc.status_code == 405:
             # Starlette's Allow names only the first route on the path; a path can have several (one per method).
-            allowed = ", ".join(sorted(allowed_methods(request.app.routes, request.scope)))
-            error = MethodNotAllowedError(f"{where} is not allowed; allowed: {allowed}")
-            exc.headers = {**(exc.headers or {}), "Allow": allowed}
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app.routes, request.scope)))
+            error = MethodNotAllowedError(f"{where} is not allowed; allowed: {headers['Allow']}")
         else:
             error = BadRequestError(f"{where}: {exc.detail}")
         core.refused(HTTP_LAYER, error, request.scope.get(STARTED, time.perf_counter()))
         response = error_response(error)
         response.status_code = exc.status_code
-        response.headers.update(exc.headers or {})
+        response.headers.update(headers)
         return response
 
     return handle
