@@ -127,6 +127,16 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"cannot reach {args.url} ({exc}); is `lexsent serve` running?") from None
 
 
+def _refuse_repeats(ids: list[Any]) -> None:
+    """Before anything is sent: a repeated id would overwrite an earlier record, and the resume's
+    binary search assumes that the stored points are exactly a prefix of the file."""
+    first: dict[Any, int] = {}
+    for position, point_id in enumerate(ids, 1):
+        if point_id in first:
+            raise InvalidInputError(f"record {position} repeats the id {point_id!r} of record {first[point_id]}")
+        first[point_id] = position
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from lexsent_client import Client, LexsentClientError
     from tqdm import tqdm
@@ -135,6 +145,7 @@ def _ingest(args: argparse.Namespace) -> int:
         raise InvalidInputError("--batch-size must be at least 1")
     fmt = InputFormat(args.format) if args.format else _SUFFIXES.get(args.file.suffix.lower(), InputFormat.TEXT)
     ids = [point["id"] for point in records(args.file, fmt, args)]
+    _refuse_repeats(ids)
     with Client(args.url, api_key=args.api_key) as client:
         try:
             client.get_collection(args.collection)

@@ -92,21 +92,37 @@ def _nesting(value: object, limit: int) -> int:
     return 1 + max((_nesting(child, limit - 1) for child in children), default=0)
 
 
-def _validate_metadata(metadata: object) -> MetadataRow:
+def _refuse_repeats(point_ids: list[PointId]) -> None:
+    """One id twice in a batch is almost always a caller's bug (the later copy would silently win)."""
+    if len(set(point_ids)) == len(point_ids):
+        return
+    first: dict[PointId, int] = {}
+    for i, point_id in enumerate(point_ids):
+        if point_id in first:
+            raise InvalidInputError(
+                f"point id {point_id!r} appears twice in this upsert (rows {first[point_id]} and {i}, 0-based); "
+                "ids must be unique within one request"
+            )
+        first[point_id] = i
+
+
+def _validate_metadata(metadata: object, row: int | None) -> MetadataRow:
+    """`row`: the point's position in a batch of several, named in the error so the caller can find it."""
     if metadata is None:
         return None
+    what = "metadata" if row is None else f"metadata {row} (0-based)"
     if not isinstance(metadata, dict):
-        raise InvalidInputError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+        raise InvalidInputError(f"{what} must be a JSON object, got {type(metadata).__name__}")
     # Deeper metadata would be stored but could not be rendered back (the HTTP layer's orjson stops at
     # 255 levels), so one such point would break every search that returns it.
     if _nesting(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
-        raise InvalidInputError(f"metadata nests objects/arrays deeper than {MAX_METADATA_DEPTH} levels")
+        raise InvalidInputError(f"{what} nests objects/arrays deeper than {MAX_METADATA_DEPTH} levels")
     try:
         encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"metadata is not valid JSON: {exc}") from None
+        raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
     if len(encoded) > MAX_METADATA_BYTES:
-        raise InvalidInputError(f"metadata is {len(encoded)} bytes of UTF-8 JSON; the limit is {MAX_METADATA_BYTES}")
+        raise InvalidInputError(f"{what} is {len(encoded)} bytes of UTF-8 JSON; the limit is {MAX_METADATA_BYTES}")
     parsed: dict[str, Any] = json.loads(encoded)  # a private copy the caller cannot mutate later
     return parsed
 
@@ -174,8 +190,10 @@ class Collection:
         point_ids = validate_ids(ids)
         if not 1 <= len(point_ids) <= MAX_BATCH:
             raise InvalidInputError(f"an upsert needs 1-{MAX_BATCH} points, got {len(point_ids)}")
+        _refuse_repeats(point_ids)
         matrix = validate_vectors(vectors, self.config.dim, self.config.metric)
-        metas = [_validate_metadata(m) for m in (metadata or [None] * len(point_ids))]
+        rows = metadata or [None] * len(point_ids)
+        metas = [_validate_metadata(m, i if len(rows) > 1 else None) for i, m in enumerate(rows)]
         if not matrix.shape[0] == len(point_ids) == len(metas):
             raise InvalidInputError(
                 f"got {len(point_ids)} ids, {matrix.shape[0]} vectors and {len(metas)} metadata objects"

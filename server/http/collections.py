@@ -149,7 +149,8 @@ def routes(service: Service) -> list[BaseRoute]:
         Route("/v1/collections/{name}", drop, methods=["DELETE"]),
         Route("/v1/collections/{name}/points", upsert, methods=["POST"]),
         Route("/v1/collections/{name}/points/delete", remove, methods=["POST"]),
-        Route("/v1/collections/{name}/points/{id}", fetch, methods=["GET"]),
+        # `:path`: an id may contain "/" (the path is percent-decoded before routing, so `%2F` arrives as "/").
+        Route("/v1/collections/{name}/points/{id:path}", fetch, methods=["GET"]),
         Route("/v1/collections/{name}/search", search, methods=["POST"]),
     ]
 

@@ -74,6 +74,11 @@ def test_bad_records_and_unreachable_server(
     path.write_text(json.dumps({"id": 1, "title": "no text"}) + "\n")
     assert ingest(server, str(path), "--collection", "bad") == 2
     assert "neither 'text' nor 'vector'" in capsys.readouterr().err
+    path.write_text("".join(json.dumps({"id": i, "text": "t"}) + "\n" for i in ("a", "b", "a")))
+    assert ingest(server, str(path), "--collection", "bad") == 2
+    assert "record 3 repeats the id 'a' of record 1" in capsys.readouterr().err
+    with Client(server.http_url) as client:
+        assert "bad" not in [c.name for c in client.list_collections()]  # refused before anything was sent
     good = tmp_path / "good.txt"
     good.write_text("x\n")
     assert main(["ingest", str(good), "--collection", "c", "--url", "http://127.0.0.1:9"]) == 2

@@ -83,6 +83,19 @@ def test_text_points_and_text_search(server: Running, tiny_bundle: Path) -> None
     assert call(server, "GET", "/v1/collections/docs").json()["count"] == 4
 
 
+def test_ids_with_slashes_are_fetched_by_path(server: Running) -> None:
+    call(server, "POST", "/v1/collections", {"name": "paths", "dim": 2, "index": "flat"})
+    points = [{"id": "dir/file.txt", "vector": [1, 0]}, {"id": "dir", "vector": [0, 1]}, {"id": "7/", "vector": [1, 1]}]
+    assert call(server, "POST", "/v1/collections/paths/points", {"points": points}).json() == {"count": 3}
+    for path, point_id in [("dir/file.txt", "dir/file.txt"), ("dir%2Ffile.txt", "dir/file.txt"), ("dir", "dir")]:
+        assert call(server, "GET", f"/v1/collections/paths/points/{path}?vector=false").json() == {
+            "id": point_id,
+            "metadata": None,
+        }
+    assert call(server, "GET", "/v1/collections/paths/points/7/").json()["id"] == "7/"
+    assert call(server, "GET", "/v1/collections/paths/points/dir/other").status_code == 404
+
+
 def _deep(levels: int) -> dict[str, Any]:
     value: dict[str, Any] = {}
     for _ in range(levels - 1):
@@ -114,6 +127,13 @@ DEEP_POINT = {"id": "deep", "vector": [1, 0, 0], "metadata": _deep(254)}
         ("POST", "/v1/collections/vec/points", {"points": [{"id": 1, "text": "a"}]}, 422, "plain vectors"),
         ("POST", "/v1/collections/vec/points", {"points": [{"id": 1.5, "vector": [1, 0, 0]}]}, 422, "id"),
         ("POST", "/v1/collections/vec/points", {"points": []}, 422, "points"),
+        (
+            "POST",
+            "/v1/collections/vec/points",
+            {"points": [{"id": 4, "vector": [1, 0, 0]}, {"id": 4, "vector": [0, 1, 0]}]},
+            422,
+            "appears twice",
+        ),
         (
             "POST",
             "/v1/collections/missing/points",

@@ -152,6 +152,8 @@ def test_metadata_limits_count_utf8_bytes_and_nesting(store: CollectionStore) ->
         (lambda c: c.upsert([True], [[1.0, 0, 0, 0]]), "string or an integer"),
         (lambda c: c.upsert([1, 2], [[1.0, 0, 0, 0]]), "2 ids, 1 vectors"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [[1]]), "metadata must be a JSON object"),
+        (lambda c: c.upsert([1, 2], [[1.0, 0, 0, 0]] * 2, [{}, [1]]), r"metadata 1 \(0-based\) must be"),
+        (lambda c: c.upsert(["a", 1, "a"], [[1.0, 0, 0, 0]] * 3), r"'a' appears twice .*rows 0 and 2"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [{"x": float("nan")}]), "not valid JSON"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [_nested(33)]), "deeper than 32 levels"),
         (lambda c: c.upsert([1], [[1.0, 0, 0, 0]], [{"s": "é" * 40_000}]), "80009 bytes of UTF-8"),
