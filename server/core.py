@@ -28,6 +28,8 @@ T = TypeVar("T")
 log = logging.getLogger("lexsent.server")
 # Set by `Core.call` for the request being handled, so `Core.guard` knows the outcome is accounted.
 _accounted: ContextVar[bool] = ContextVar("lexsent_accounted", default=False)
+# Set by `Core.guard` ("http" or "grpc"), so `Core.call` labels the request's metrics with it.
+_transport: ContextVar[str] = ContextVar("lexsent_transport", default="")
 
 
 class Core:
@@ -38,29 +40,38 @@ class Core:
         self.lifecycle = Lifecycle()
 
     async def guard(
-        self, operation: Operation, token: str | None, handle: Callable[[], Awaitable[T]], *, admit: bool = False
+        self,
+        operation: Operation,
+        token: str | None,
+        handle: Callable[[], Awaitable[T]],
+        *,
+        transport: str,
+        admit: bool = False,
     ) -> T:
         """A transport's entry for one request of `operation`: the key is checked before `handle` reads
         or parses anything, and a refusal raised before `handle` reaches `call` is counted and logged.
         `admit`: pass the request through `lifecycle.admit` first (gRPC; HTTP admits in its middleware,
-        before the body is read, so an upload in progress at SIGTERM counts as in flight)."""
+        before the body is read, so an upload in progress at SIGTERM counts as in flight).
+        `transport`: "http" or "grpc", a label of the request's metrics."""
         started = time.perf_counter()
         entered = _accounted.set(False)
+        via = _transport.set(transport)
         try:
             async with self.lifecycle.admit() if admit else contextlib.nullcontext():
                 self.auth.check(token, operation)
                 return await handle()
         except LexsentError as exc:
             if not _accounted.get():
-                self.refused(operation.name, exc, started)
+                self.refused(operation.name, transport, exc, started)
             raise
         finally:
+            _transport.reset(via)
             _accounted.reset(entered)
 
-    def refused(self, operation: str, exc: LexsentError, started: float) -> None:
+    def refused(self, operation: str, transport: str, exc: LexsentError, started: float) -> None:
         """Count and log a request refused before `call` (also by the HTTP layer: size, drain, route)."""
         elapsed = time.perf_counter() - started
-        asyncio.get_running_loop().call_soon(self._record, operation, "", exc.type_name, elapsed)
+        asyncio.get_running_loop().call_soon(self._record, operation, transport, "", exc.type_name, elapsed)
 
     async def call(
         self, operation: Operation, token: str | None, work: Callable[[], Awaitable[T]], *, model: str = ""
@@ -100,15 +111,12 @@ class Core:
             # so this bookkeeping (about 0.2 ms at c=1, after inference has left the caches cold) stays
             # off the request's latency. The callback keeps this context, so the log line has its request id.
             elapsed = time.perf_counter() - start
-            asyncio.get_running_loop().call_soon(self._record, operation.name, model, status, elapsed)
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._record, operation.name, _transport.get(), model, status, elapsed)
 
-    def _record(self, operation: str, model: str, status: str, elapsed: float) -> None:
+    def _record(self, operation: str, transport: str, model: str, status: str, elapsed: float) -> None:
         metrics = self.metrics
-        metrics.child(metrics.requests, operation, model, status).inc()
-        metrics.child(metrics.latency, operation).observe(elapsed)
-        log.info(
-            "%s %s",
-            operation,
-            status,
-            extra={"fields": {"operation": operation, "model": model, "status": status, "ms": round(elapsed * 1e3, 2)}},
-        )
+        metrics.child(metrics.requests, operation, transport, model, status).inc()
+        metrics.child(metrics.latency, operation, transport).observe(elapsed)
+        fields = {"operation": operation, "transport": transport, "model": model, "status": status}
+        log.info("%s %s", operation, status, extra={"fields": {**fields, "ms": round(elapsed * 1e3, 2)}})

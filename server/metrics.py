@@ -24,12 +24,16 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "lexsent_requests",
-            "Requests by operation, model and outcome",
-            ["operation", "model", "status"],
+            "Requests by operation, transport, model and outcome",
+            ["operation", "transport", "model", "status"],
             registry=r,
         )
         self.latency = Histogram(
-            "lexsent_request_seconds", "Request latency", ["operation"], buckets=LATENCY_BUCKETS, registry=r
+            "lexsent_request_seconds",
+            "Request latency",
+            ["operation", "transport"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.in_flight = Gauge("lexsent_requests_in_flight", "Requests being served", registry=r)
         self.batch_inputs = Histogram(

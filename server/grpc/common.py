@@ -45,7 +45,7 @@ def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]
                 await context.send_initial_metadata(((REQUEST_ID_HEADER, rid),))
                 core: Core = self.core
                 return await core.guard(
-                    operation, api_token(context), lambda: method(self, request, context), admit=True
+                    operation, api_token(context), lambda: method(self, request, context), transport="grpc", admit=True
                 )
             except LexsentError as exc:
                 # RESOURCE_EXHAUSTED also means "message too large" or "disk full": the trailer tells

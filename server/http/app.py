@@ -65,7 +65,7 @@ def routing_errors(core: Core) -> Any:
             error = MethodNotAllowedError(f"{where} is not allowed; allowed: {headers['Allow']}")
         else:
             error = BadRequestError(f"{where}: {exc.detail}")
-        core.refused(HTTP_LAYER, error, request.scope.get(STARTED, time.perf_counter()))
+        core.refused(HTTP_LAYER, "http", error, request.scope.get(STARTED, time.perf_counter()))
         response = error_response(error)
         response.status_code = exc.status_code
         response.headers.update(headers)

@@ -68,7 +68,7 @@ def endpoint(core: Core, operation: Operation) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
             try:
-                return await core.guard(operation, api_token(request), lambda: handler(request))
+                return await core.guard(operation, api_token(request), lambda: handler(request), transport="http")
             except LexsentError as exc:
                 return error_response(exc)
 

@@ -70,5 +70,5 @@ class RequestContext:
             request_id.reset(token)
 
     async def _refuse(self, exc: LexsentError, scope: Scope, receive: Receive, send: Send) -> None:
-        self.core.refused(HTTP_LAYER, exc, scope[STARTED])
+        self.core.refused(HTTP_LAYER, "http", exc, scope[STARTED])
         await error_response(exc)(scope, receive, send)

@@ -99,7 +99,7 @@ def test_retries_on_429_until_capacity_frees(tiny_bundle: Path) -> None:
             assert first.result().vectors and second.result().vectors and patient.result().vectors
         overloaded = running.service.core.metrics.registry.get_sample_value(
             "lexsent_requests_total",
-            {"operation": "embeddings.embed", "model": "tiny-bert", "status": "overloaded"},
+            {"operation": "embeddings.embed", "transport": "http", "model": "tiny-bert", "status": "overloaded"},
         )
         assert overloaded is not None and overloaded >= 2  # the impatient refusal plus at least one retry
 

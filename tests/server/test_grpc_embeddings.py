@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import grpc
@@ -24,7 +25,10 @@ def stub(tiny_server: Running) -> pb_grpc.EmbeddingsStub:
     return pb_grpc.EmbeddingsStub(grpc.insecure_channel(tiny_server.grpc_target))
 
 
-def test_embed_matches_encoder(stub: pb_grpc.EmbeddingsStub, tiny_bundle: Path) -> None:
+def test_embed_matches_encoder(stub: pb_grpc.EmbeddingsStub, tiny_bundle: Path, tiny_server: Running) -> None:
+    registry = tiny_server.service.core.metrics.registry
+    labels = {"operation": "embeddings.embed", "transport": "grpc", "model": "tiny-bert", "status": "ok"}
+    before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
     encoder = lexsent.load(tiny_bundle, threads=1)
     response, call = stub.Embed.with_call(
         pb.EmbedRequest(texts=pb.Texts(values=TEXTS)), metadata=(("x-request-id", "grpc-7"),)
@@ -35,6 +39,10 @@ def test_embed_matches_encoder(stub: pb_grpc.EmbeddingsStub, tiny_bundle: Path) 
     assert [e.tokens for e in response.data] == [len(t) for t in encoder.tokenize(TEXTS)]
     assert response.usage.prompt_tokens == sum(e.tokens for e in response.data)
     assert ("x-request-id", "grpc-7") in tuple(call.initial_metadata())
+    deadline = time.monotonic() + 5  # counted on the server loop's next turn, after the reply
+    while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
 
     ids = [t.ids for t in encoder.tokenize(TEXTS[:1])]
     by_ids = stub.Embed(pb.EmbedRequest(token_ids=pb.TokenIdsList(values=[pb.TokenIds(ids=i) for i in ids])))

@@ -155,7 +155,9 @@ def test_health_metrics_and_openapi(tiny_server: Running) -> None:
     assert httpx.get(f"{base}/health/ready").status_code == 200
     httpx.post(f"{base}/v1/embeddings", json={"input": ["a b c", "d"]})
     metrics = httpx.get(f"{base}/metrics").text
-    assert 'lexsent_requests_total{model="tiny-bert",operation="embeddings.embed",status="ok"}' in metrics
+    ok = 'lexsent_requests_total{model="tiny-bert",operation="embeddings.embed",status="ok",transport="http"}'
+    assert ok in metrics
+    assert 'lexsent_request_seconds_count{operation="embeddings.embed",transport="http"}' in metrics
     assert "lexsent_batch_inputs_bucket" in metrics and "lexsent_request_seconds_bucket" in metrics
     schema = httpx.get(f"{base}/openapi.json").json()
     assert schema["openapi"].startswith("3.1")

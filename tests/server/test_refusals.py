@@ -28,17 +28,17 @@ def guarded(tiny_bundle: Path) -> Iterator[Running]:
         yield running
 
 
-def count(running: Running, operation: str, status: str, model: str = "") -> float:
-    labels = {"operation": operation, "model": model, "status": status}
+def count(running: Running, operation: str, transport: str, status: str) -> float:
+    labels = {"operation": operation, "transport": transport, "model": "", "status": status}
     return running.service.core.metrics.registry.get_sample_value("lexsent_requests_total", labels) or 0.0
 
 
-def counted_once(running: Running, operation: str, status: str, before: float) -> bool:
+def counted_once(running: Running, operation: str, transport: str, status: str, before: float) -> bool:
     """Bookkeeping runs on the server loop's next turn, after the response: wait for it briefly."""
     deadline = time.monotonic() + 5
-    while count(running, operation, status) < before + 1 and time.monotonic() < deadline:
+    while count(running, operation, transport, status) < before + 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    return count(running, operation, status) == before + 1
+    return count(running, operation, transport, status) == before + 1
 
 
 def test_the_key_is_checked_before_the_body(guarded: Running) -> None:
@@ -82,12 +82,12 @@ def test_refusals_are_counted_and_logged(guarded: Running, caplog: pytest.LogCap
     url = f"{guarded.http_url}/v1/embeddings"
     stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(guarded.grpc_target))
     cases = [
-        ("embeddings.embed", "unauthenticated", lambda: httpx.post(url, json={"input": "a"})),
-        ("embeddings.embed", "bad_request", lambda: httpx.post(url, content=b"{", headers=AS_RW)),
-        ("embeddings.embed", "invalid_input", lambda: httpx.post(url, json={"input": 5}, headers=AS_RW)),
-        ("http", "payload_too_large", lambda: httpx.post(url, content=b"x" * 3000, headers=AS_RW)),
-        ("http", "not_found", lambda: httpx.get(f"{guarded.http_url}/v1/nope")),
-        ("http", "method_not_allowed", lambda: httpx.delete(url)),
+        ("embeddings.embed", "http", "unauthenticated", lambda: httpx.post(url, json={"input": "a"})),
+        ("embeddings.embed", "http", "bad_request", lambda: httpx.post(url, content=b"{", headers=AS_RW)),
+        ("embeddings.embed", "http", "invalid_input", lambda: httpx.post(url, json={"input": 5}, headers=AS_RW)),
+        ("http", "http", "payload_too_large", lambda: httpx.post(url, content=b"x" * 3000, headers=AS_RW)),
+        ("http", "http", "not_found", lambda: httpx.get(f"{guarded.http_url}/v1/nope")),
+        ("http", "http", "method_not_allowed", lambda: httpx.delete(url)),
     ]
 
     def bad_policy() -> None:
@@ -96,12 +96,13 @@ def test_refusals_are_counted_and_logged(guarded: Running, caplog: pytest.LogCap
             stub.Embed(request, metadata=(("authorization", f"Bearer {RW}"),))
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "long_input=7" in info.value.details()
 
-    cases.append(("embeddings.embed", "invalid_input", bad_policy))
+    cases.append(("embeddings.embed", "grpc", "invalid_input", bad_policy))
     with caplog.at_level(logging.INFO, logger="lexsent.server"):
-        for operation, status, send in cases:
-            before = count(guarded, operation, status)
+        for operation, transport, status, send in cases:
+            before = count(guarded, operation, transport, status)
             send()
-            assert counted_once(guarded, operation, status, before), (operation, status)
+            assert counted_once(guarded, operation, transport, status, before), (operation, transport, status)
     logged = [getattr(r, "fields", {}) for r in caplog.records if r.name == "lexsent.server"]
-    for operation, status, _ in cases:
-        assert any(f.get("operation") == operation and f.get("status") == status for f in logged), status
+    for operation, transport, status, _ in cases:
+        expected = {"operation": operation, "transport": transport, "status": status}
+        assert any(expected.items() <= f.items() for f in logged), expected
