@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lexsent.collections import CollectionConfig, CollectionStore, Disk, IndexKind, Metric
+from lexsent.collections.wal import Op, Record
 from lexsent.errors import StorageFullError
 from tests.lexsent.collections.conftest import clustered
 
@@ -179,3 +180,15 @@ def test_concurrent_searches_during_writes(store: CollectionStore) -> None:
         thread.join()
     assert not errors
     assert coll.count == 4000 - 1200
+
+
+def test_a_logged_upsert_with_a_repeated_id_replays_last_wins(tmp_path: Path) -> None:
+    """Upserts now refuse repeated ids, but logs written before that may hold one; they still replay."""
+    store = CollectionStore(tmp_path / "c")
+    coll = store.create(CollectionConfig("c", DIM))
+    vectors = clustered(2, DIM)
+    coll._write(Record(Op.UPSERT, ["x", "x"], [{"v": 0}, {"v": 1}], vectors))  # as an older version logged it
+    store.close(snapshot=False)
+    coll = CollectionStore(tmp_path / "c").get("c")
+    assert coll.count == 1 and coll.fetch("x").metadata == {"v": 1}
+    np.testing.assert_array_equal(coll.fetch("x").vector, vectors[1])

@@ -50,7 +50,7 @@ class CollectionMachine(RuleBasedStateMachine):
         assert self.store is not None
         return self.store.get("c")
 
-    @rule(ids=st.lists(IDS, min_size=1, max_size=8), seed=st.integers(0, 10_000), group=st.integers(0, 2))
+    @rule(ids=st.lists(IDS, min_size=1, max_size=8, unique=True), seed=st.integers(0, 10_000), group=st.integers(0, 2))
     def upsert(self, ids: list[object], seed: int, group: int) -> None:
         vectors = vectors_for(seed, len(ids))
         metadata = [{"g": group, "n": i} for i in range(len(ids))]
