@@ -6,7 +6,7 @@ Pooling and normalisation live inside the exported graph; this module only batch
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +29,10 @@ Vectors = npt.NDArray[np.float32]
 # (less padding, a working set that stays in cache; docs/models.md). A GPU wants large runs.
 CPU_RUN_TOKENS = 256
 CUDA_RUN_TOKENS = 8192
+
+
+class RunAbandonedError(Exception):
+    """`Encoder.run` stopped early because its `abandoned` check said nobody wants the rows any more."""
 
 
 class Device(StrEnum):
@@ -116,12 +120,15 @@ class Encoder:
     def tokenize(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> list[Tokenized]:
         return self.tokenizer(texts, policy)
 
-    def run(self, items: Sequence[Tokenized]) -> Vectors:
+    def run(self, items: Sequence[Tokenized], abandoned: Callable[[], bool] | None = None) -> Vectors:
         """Embed tokenised inputs in length-sorted runs of at most `max_batch_tokens` padded tokens;
-        rows come back in input order."""
+        rows come back in input order. `abandoned` is asked before each run after the first, and a true
+        answer raises `RunAbandonedError`: a server stops a large batch whose callers have all gone."""
         out = np.empty((len(items), self.dim), dtype=np.float32)
         lengths = [len(t) for t in items]
-        for batch in plan_batches(lengths, self.max_batch_tokens, self.max_batch_size):
+        for number, batch in enumerate(plan_batches(lengths, self.max_batch_tokens, self.max_batch_size)):
+            if number and abandoned is not None and abandoned():
+                raise RunAbandonedError(f"stopped after {number} runs")
             out[batch] = self._run_batch([items[i] for i in batch])
         return out
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lexsent.encoder import Encoder, Vectors
+from lexsent.encoder import Encoder, RunAbandonedError, Vectors
 from lexsent.errors import OverloadedError, UnavailableError
 from lexsent.tokenizer import Tokenized
 from server.metrics import Metrics
@@ -126,7 +126,12 @@ class Batcher:
         metrics.child(metrics.batch_inputs, name).observe(len(items))
         metrics.child(metrics.batch_tokens, name).observe(sum(len(t) for t in items))
         try:
-            vectors = self.encoder.run(items)
+            # A job is cancelled when its request timed out, its client left or a drain ran out: once all
+            # are, the rest of a large batch is not computed (a stopping server need not wait for it).
+            vectors = self.encoder.run(items, abandoned=lambda: all(job.future.cancelled() for job in jobs))
+        except RunAbandonedError:
+            _deliver([(job, UnavailableError("the request was cancelled")) for job in jobs])
+            return
         except Exception as exc:  # onnxruntime failures must reach the callers, not kill the worker
             log.exception("batch of %d inputs failed on model %s", len(items), name)
             _deliver([(job, exc) for job in jobs])

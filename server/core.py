@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-from lexsent.errors import DeadlineExceededError, LexsentError
+from lexsent.errors import DeadlineExceededError, LexsentError, UnavailableError
 from server.auth import Authenticator, Operation
 from server.lifecycle import Lifecycle
 from server.logs import request_id
@@ -88,9 +88,18 @@ class Core:
             self.auth.check(token, operation)
             self.metrics.in_flight.inc()
             try:
-                async with asyncio.timeout(self.settings.request_timeout):
-                    return await work()
+                async with asyncio.timeout(self.settings.request_timeout) as deadline:
+                    self.lifecycle.track(deadline)
+                    try:
+                        return await work()
+                    finally:
+                        self.lifecycle.forget(deadline)
             except TimeoutError:
+                if self.lifecycle.cut_off:
+                    raise UnavailableError(
+                        f"the server shut down before {operation.name} finished (it had "
+                        f"{self.settings.drain_timeout:g}s, --drain-timeout); retry it"
+                    ) from None
                 raise DeadlineExceededError(
                     f"{operation.name} took longer than the request timeout "
                     f"({self.settings.request_timeout:g}s, --request-timeout)"
@@ -99,6 +108,9 @@ class Core:
                 self.metrics.in_flight.dec()
         except LexsentError as exc:
             status = exc.type_name
+            raise
+        except asyncio.CancelledError:  # the client went away (or the task was cancelled): not an "ok"
+            status = "cancelled"
             raise
         except Exception as exc:
             status = "internal"

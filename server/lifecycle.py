@@ -2,17 +2,22 @@
 
 On SIGTERM the state turns DRAINING: readiness reports false, new requests are refused with an
 UNAVAILABLE-kind error (503 / UNAVAILABLE), and the runner waits for in-flight requests to finish
-(up to the drain timeout) before closing the listeners.
+(up to the drain timeout) before closing the listeners. Requests still running when the timeout ends
+are cut off: their deadlines (registered by `Core.call`) fire at once, so each still gets a proper
+503 / UNAVAILABLE answer instead of being killed by the HTTP server's own shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import Enum
 
 from lexsent.errors import UnavailableError
+
+CUT_OFF_GRACE = 1.0  # seconds the cut-off requests get to write their 503s before the listeners close
 
 
 class State(Enum):
@@ -27,6 +32,8 @@ class Lifecycle:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deadlines: set[asyncio.Timeout] = set()
+        self.cut_off = False  # the drain ran out and the requests still running were ended
 
     @property
     def ready(self) -> bool:
@@ -53,11 +60,27 @@ class Lifecycle:
             if self._in_flight == 0:
                 self._idle.set()
 
+    def track(self, deadline: asyncio.Timeout) -> None:
+        """Register a running request's deadline, so a drain that runs out can end it (`forget` after)."""
+        self._deadlines.add(deadline)
+
+    def forget(self, deadline: asyncio.Timeout) -> None:
+        self._deadlines.discard(deadline)
+
     async def drain(self, timeout: float) -> bool:
-        """Stop admitting; wait for in-flight requests. True when all finished in time."""
+        """Stop admitting; wait for in-flight requests. True when all finished in time; otherwise the
+        tracked requests still running are cut off and get a moment to send their answers."""
         self.state = State.DRAINING
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
-            return False
-        return True
+            pass
+        else:
+            return True
+        self.cut_off = True
+        now = asyncio.get_running_loop().time()
+        for deadline in self._deadlines:
+            deadline.reschedule(now)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), CUT_OFF_GRACE)
+        return False

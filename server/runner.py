@@ -44,7 +44,8 @@ class Runner:
             lifespan="off",
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=max(int(s.drain_timeout), 1),
+            # After our drain (which cuts off what is left when --drain-timeout ends), not a second one.
+            timeout_graceful_shutdown=1,
             ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
             ssl_keyfile=str(s.tls_key) if s.tls_key else None,
         )

@@ -63,6 +63,22 @@ def test_vectors_independent_of_batching(tiny_bundle: Path) -> None:
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)  # manifest says normalized
 
 
+def test_a_run_stops_between_batches_once_abandoned(tiny_bundle: Path) -> None:
+    from lexsent.encoder import RunAbandonedError
+
+    small = lexsent.load(tiny_bundle, max_batch_tokens=64)
+    items = small.tokenize([f"sentence number {i} " + "pad " * 10 for i in range(20)])  # several runs
+    asked: list[int] = []
+
+    def abandoned() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    with pytest.raises(RunAbandonedError, match="after 2 runs"):
+        small.run(items, abandoned=abandoned)
+    np.testing.assert_array_equal(small.run(items, abandoned=lambda: False), small.run(items))
+
+
 def test_cpu_runs_default_to_small_length_sorted_batches(tiny_bundle: Path) -> None:
     from lexsent.batching import plan_batches
     from lexsent.encoder import CPU_RUN_TOKENS

@@ -126,10 +126,10 @@ class Gate:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def run(self, items: Any) -> Any:
+    def run(self, items: Any, abandoned: Any = None) -> Any:
         self.entered.set()
         self.release.wait(timeout=30)
-        return self.encoder.run(items)
+        return self.encoder.run(items, abandoned)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.encoder, name)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pytest
 
-from lexsent.encoder import Vectors
+from lexsent.encoder import RunAbandonedError, Vectors
 from lexsent.tokenizer import Tokenized
 from server.batcher import Batcher
 from server.metrics import Metrics
@@ -30,7 +30,7 @@ class GatedEncoder:
         self.active = 0
         self.most_active = 0
 
-    def run(self, items: Sequence[Tokenized]) -> Vectors:
+    def run(self, items: Sequence[Tokenized], abandoned: Callable[[], bool] | None = None) -> Vectors:
         with self.lock:
             self.active += 1
             self.most_active = max(self.most_active, self.active)
@@ -39,6 +39,8 @@ class GatedEncoder:
         with self.lock:
             self.active -= 1
             self.runs.append([t.ids[0] for t in items])
+        if abandoned is not None and abandoned():  # as the real encoder asks between its runs
+            raise RunAbandonedError("stopped")
         if self.fail:
             raise RuntimeError("onnxruntime exploded")
         return np.array([[t.ids[0], len(t.ids)] for t in items], dtype=np.float32)
@@ -91,6 +93,17 @@ async def test_a_cancelled_queued_job_is_not_run(batcher: tuple[Batcher, GatedEn
     assert (await kept).tolist() == [[3, 3]]
     assert gone.cancelled()
     assert encoder.runs == [[1], [3]]
+
+
+async def test_a_running_batch_whose_callers_all_left_is_abandoned(batcher: tuple[Batcher, GatedEncoder]) -> None:
+    b, encoder = batcher
+    alone = asyncio.create_task(b.run([item(1)]))
+    await asyncio.to_thread(encoder.started.wait, 10)
+    alone.cancel()  # a timeout, a client that left, or a drain that ran out
+    await asyncio.sleep(0)
+    encoder.gate.set()
+    assert (await b.run([item(2)])).tolist() == [[2, 3]]  # the worker went on to the next job
+    assert alone.cancelled() and encoder.runs == [[1], [2]]
 
 
 async def test_a_failed_run_reaches_every_caller_and_the_worker_goes_on(

@@ -1,4 +1,5 @@
-"""SIGTERM on a real `lexsent serve` process: in-flight requests all finish, new ones get 503, exit 0."""
+"""SIGTERM on a real `lexsent serve` process: in-flight requests all finish, new ones get 503, exit 0; a
+request that outlives --drain-timeout gets a proper 503 and the process still exits promptly."""
 
 from __future__ import annotations
 
@@ -28,37 +29,32 @@ def admitted(client: httpx.Client, base: str) -> tuple[float, float]:
     return running, done
 
 
-def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path) -> None:
+def serve(bundle: Path, log_path: Path, drain_timeout: float) -> tuple[subprocess.Popen[bytes], str]:
     http_port, grpc_port = free_port(), free_port()
     env = {  # settings through the environment, the way a container would pass them
         **os.environ,
         "LEXSENT_THREADS": "1",
-        "LEXSENT_DRAIN_TIMEOUT": "20",
+        "LEXSENT_DRAIN_TIMEOUT": str(drain_timeout),
         "LEXSENT_MAX_BATCH_TOKENS": "64",
         "LEXSENT_HTTP_PORT": str(http_port),
         "LEXSENT_GRPC_PORT": str(grpc_port),
     }
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "serve",
-            "--model",
-            str(default_bundle),
-            "--max-batch-tokens",
-            "64",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--model", str(bundle), "--max-batch-tokens", "64"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{http_port}"
+    wait_ready(base, process, log_path, timeout=30)
+    return process, base
+
+
+def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path) -> None:
+    process, base = serve(default_bundle, tmp_path / "serve.log", drain_timeout=20)
     try:
-        wait_ready(base, process, log_path, timeout=30)
         # Enough work that requests are still queued or running when the signal lands.
         texts = ["a fairly long sentence about draining servers " * 6] * 16
         client = httpx.Client(timeout=60)  # one shared client: building 16 SSL contexts is slow
@@ -86,4 +82,31 @@ def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path)
     finally:
         if process.poll() is None:
             process.kill()
-        log.close()
+
+
+def test_a_request_past_the_drain_timeout_gets_a_503(default_bundle: Path, tmp_path: Path) -> None:
+    log_path = tmp_path / "serve.log"
+    process, base = serve(default_bundle, log_path, drain_timeout=1)
+    try:
+        long_texts = ["words " * 300] * 128  # 128 runs of 256 tokens on one thread: several seconds
+        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(client.post, f"{base}/v1/embeddings", json={"input": long_texts})
+            while admitted(client, base)[0] < 1:
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            answer = pending.result()
+        assert answer.status_code == 503, answer.text
+        assert (
+            answer.json()["error"]["type"] == "unavailable" and "--drain-timeout" in answer.json()["error"]["message"]
+        )
+        assert answer.headers["x-request-id"]
+        assert process.wait(timeout=30) == 0
+        # drain (1 s), the cut-off requests' moment to answer (1 s), listeners and workers: not the whole batch
+        assert time.monotonic() - signalled < 6
+        logged = log_path.read_text()
+        assert '"operation": "embeddings.embed"' in logged and '"status": "unavailable"' in logged
+        assert "Traceback" not in logged
+    finally:
+        if process.poll() is None:
+            process.kill()
