@@ -133,3 +133,7 @@ class StorageIOError(LexsentError):
     """Persisting failed with an I/O error other than a full disk; the write was not acknowledged."""
 
     kind = ErrorKind.INTERNAL
+
+
+class StorageCorruptError(StorageIOError):
+    """Stored data fails its checks where a crash cannot explain it; it is left exactly as found."""

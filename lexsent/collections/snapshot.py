@@ -29,7 +29,7 @@ import numpy.typing as npt
 from lexsent.collections.fsio import Disk, fsync_dir, remove_tree, storage_errors
 from lexsent.collections.ids import PointId
 from lexsent.collections.table import MetadataRow
-from lexsent.errors import StorageIOError
+from lexsent.errors import StorageCorruptError, StorageIOError
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,14 @@ def prune(directory: Path, keep: Path) -> None:
             remove_tree(path)
 
 
+# The log segments a snapshot covers are deleted once it is durable, so nothing else holds its points.
+_REMEDY = "restore the collection directory from a backup (the log no longer holds the writes it covers)"
+
+
 def _read_checked(path: Path, expected: dict[str, int]) -> bytes:
     data = path.read_bytes()
     if len(data) != expected["size"] or zlib.crc32(data) != expected["crc32"]:
-        raise StorageIOError(f"snapshot file {path} is corrupt (size or checksum mismatch)")
+        raise StorageCorruptError(f"snapshot file {path} is corrupt (size or checksum mismatch)")
     return data
 
 
@@ -147,13 +151,19 @@ def read(path: Path) -> SnapshotData:
         raw = _read_checked(path / "vectors.f32", sums["vectors.f32"])
         vectors = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(rows, dim)
         id_at = json.loads(_read_checked(path / "ids.json", sums["ids.json"]))
-        lines = _read_checked(path / "metadata.jsonl", sums["metadata.jsonl"]).decode().splitlines()
+        # Split on "\n" alone: `splitlines` also breaks at U+2028, U+2029 and U+0085, which JSON written
+        # with ensure_ascii=False leaves unescaped inside strings.
+        lines = _read_checked(path / "metadata.jsonl", sums["metadata.jsonl"]).decode().split("\n")[:-1]
         metadata = [json.loads(line) for line in lines]
         index = None
         if "index.faiss" in sums:
             index = np.frombuffer(_read_checked(path / "index.faiss", sums["index.faiss"]), dtype=np.uint8)
-    except (OSError, ValueError, KeyError) as exc:
+    except StorageCorruptError as exc:
+        raise StorageCorruptError(f"{exc}; {_REMEDY}") from None
+    except OSError as exc:  # e.g. permissions: the files may be fine
         raise StorageIOError(f"cannot read snapshot {path}: {exc}") from exc
+    except (ValueError, KeyError) as exc:
+        raise StorageCorruptError(f"cannot parse snapshot {path}: {exc}; {_REMEDY}") from exc
     if len(id_at) != rows or len(metadata) != rows:
-        raise StorageIOError(f"snapshot {path} is inconsistent: row counts disagree")
+        raise StorageCorruptError(f"snapshot {path} is inconsistent: row counts disagree; {_REMEDY}")
     return SnapshotData(int(state["seq"]), vectors, id_at, metadata, index, int(state["trained_on"]))

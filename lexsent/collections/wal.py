@@ -6,9 +6,12 @@ Segments `wal-<first seq>.log` hold framed records:
     payload = u8 op | u32 json length | JSON {"ids", "metadata"?} | float32 vectors (little endian)
 
 Vectors travel as raw float32 bytes (bit-exact, no pickle); ids and metadata as JSON. On start, the
-records after the snapshot's sequence number are replayed; a torn or corrupt tail (a crash mid-append,
-a bad checksum, a gap in sequence numbers) is cut off with a warning instead of failing the start.
-A failed append is truncated away so the log never keeps a write that was not acknowledged.
+records after the snapshot's sequence number are replayed. A crash mid-append can only tear the last
+record of the last segment (each append is fdatasynced before the next begins, and a failed append is
+truncated away), so a bad record with nothing intact after it is cut off with a warning. A bad record
+that intact records or later segments follow, or a gap in sequence numbers (between the snapshot and
+the log, or between segments), is damage a crash cannot cause: those records were acknowledged, so
+replay refuses (`StorageCorruptError`) and leaves the files as they are for the operator.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy.typing as npt
 
 from lexsent.collections.fsio import Disk, fsync_dir, storage_errors
 from lexsent.collections.ids import PointId
+from lexsent.errors import StorageCorruptError
 
 log = logging.getLogger(__name__)
 
@@ -104,43 +108,47 @@ class WriteAheadLog:
         self._segment_first = 1
 
     def replay(self, after_seq: int) -> Iterator[tuple[int, Record]]:
-        """Yield (seq, record) for every intact record with seq > after_seq; cut a bad tail.
+        """Yield (seq, record) for every record with seq > after_seq; cut a torn tail, refuse damage.
 
         Afterwards the log is open for appending at the next sequence number.
         """
         self.last_seq = after_seq
         segments = _segments(self.directory)
+        if segments and segments[0][0] > after_seq + 1:
+            raise StorageCorruptError(
+                f"write-ahead log {self.directory} starts at record {segments[0][0]}, but the snapshot ends at "
+                f"record {after_seq}: records {after_seq + 1}-{segments[0][0] - 1} are missing (was a snapshot "
+                "moved or deleted?). Put it back, or restore the collection directory from a backup"
+            )
         expected = segments[0][0] if segments else after_seq + 1
         for position, (first_seq, path) in enumerate(segments):
             if first_seq != expected:
-                self._cut(path, 0, path.stat().st_size, segments[position + 1 :])
-                path.unlink()
-                segments = segments[:position]
-                break
+                raise StorageCorruptError(
+                    f"write-ahead log segment {path} starts at record {first_seq}, but the segment before it "
+                    f"ends at record {expected - 1}: a segment is missing. Restore the collection directory "
+                    "from a backup"
+                )
             data = path.read_bytes()
             offset = 0
             while offset < len(data):
                 parsed = self._parse(data, offset, expected)
                 if parsed is None:
-                    self._cut(path, offset, len(data), segments[position + 1 :])
-                    segments = segments[: position + 1]
+                    self._cut_torn_tail(path, data, offset, later=segments[position + 1 :])
                     break
                 record, offset = parsed
                 if expected > after_seq:
                     self.last_seq = expected
                     yield expected, record
                 expected += 1
-            else:
-                continue
-            break
         self._open_tail(segments)
 
-    def _parse(self, data: bytes, offset: int, expected: int) -> tuple[Record, int] | None:
+    def _parse(self, data: bytes, offset: int, expected: int | None) -> tuple[Record, int] | None:
+        """The intact record at `offset` (with sequence number `expected`, unless None) and its end."""
         if offset + _HEADER.size > len(data):
             return None
         magic, length, seq, crc = _HEADER.unpack_from(data, offset)
         end = offset + _HEADER.size + length
-        if magic != MAGIC or seq != expected or end > len(data):
+        if magic != MAGIC or seq != (seq if expected is None else expected) or end > len(data):
             return None
         payload = data[offset + _HEADER.size : end]
         if zlib.crc32(seq.to_bytes(8, "little") + payload) != crc:
@@ -150,18 +158,28 @@ class WriteAheadLog:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def _cut(self, path: Path, offset: int, size: int, later: list[tuple[int, Path]]) -> None:
+    def _cut_torn_tail(self, path: Path, data: bytes, offset: int, later: list[tuple[int, Path]]) -> None:
+        """Cut the bad record at `offset` if a crash can explain it: nothing intact may follow it."""
+        following = len(later)
+        start = data.find(MAGIC, offset + 1)
+        while start != -1 and not following:
+            following += self._parse(data, start, None) is not None
+            start = data.find(MAGIC, start + 1)
+        if following:
+            raise StorageCorruptError(
+                f"write-ahead log {path} is damaged at byte {offset}, and acknowledged writes follow it "
+                f"({'later segments' if later else 'intact records after it'}), so this is not a torn last write. "
+                f"Nothing was changed. Restore the collection directory from a backup, or, to keep only the "
+                f"writes before the damage, truncate the file to {offset} bytes and delete the later segments"
+            )
         log.warning(
-            "write-ahead log %s: torn or corrupt record at byte %d of %d; cutting the tail (these writes"
-            " were never acknowledged)",
+            "write-ahead log %s: torn last record at byte %d of %d (a crash mid-write; it was never "
+            "acknowledged); cutting it",
             path,
             offset,
-            size,
+            len(data),
         )
         os.truncate(path, offset)
-        for _, stale in later:
-            log.warning("write-ahead log: dropping segment %s that follows a corrupt record", stale)
-            stale.unlink()
         fsync_dir(self.directory)
 
     def _open_tail(self, segments: list[tuple[int, Path]]) -> None:

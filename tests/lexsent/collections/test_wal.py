@@ -10,7 +10,7 @@ import pytest
 
 from lexsent.collections.fsio import Disk
 from lexsent.collections.wal import Op, Record, WriteAheadLog
-from lexsent.errors import StorageFullError
+from lexsent.errors import StorageCorruptError, StorageFullError
 
 DIM = 3
 
@@ -73,13 +73,59 @@ def test_torn_or_corrupt_tail_is_cut_with_warning(
         wal, replayed = fresh(tmp_path)
     expected = 4 if damage == "garbage" else 3
     assert [seq for seq, _ in replayed] == list(range(1, expected + 1))
-    assert "cutting the tail" in caplog.text
+    assert "torn last record" in caplog.text
     if damage != "garbage":
         assert segment.stat().st_size == intact
     # the log keeps working after the cut, and a second start sees no damage
     wal.append(record(7))
     wal.close()
     assert len(fresh(tmp_path)[1]) == expected + 1
+
+
+def test_damage_before_acknowledged_records_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A crash tears only the last record; a bad record that intact ones follow was acknowledged."""
+    wal, _ = fresh(tmp_path)
+    for i in range(5):
+        wal.append(record(i))
+    wal.close()
+    [segment] = list(tmp_path.iterdir())
+    data = bytearray(segment.read_bytes())
+    data[40] ^= 0xFF  # inside the first record's payload
+    segment.write_bytes(bytes(data))
+    with pytest.raises(StorageCorruptError, match="damaged at byte 0, and acknowledged writes follow it"):
+        fresh(tmp_path)
+    assert segment.read_bytes() == bytes(data)  # nothing cut
+
+
+def test_damage_in_an_earlier_segment_is_refused(tmp_path: Path) -> None:
+    wal, _ = fresh(tmp_path)
+    wal.append(record(0))
+    wal.append(record(1))
+    wal.rotate()
+    wal.append(record(2))
+    wal.close()
+    first, second = sorted(tmp_path.iterdir())
+    first.write_bytes(first.read_bytes()[:-3])  # the last record of a segment that is not the last one
+    with pytest.raises(StorageCorruptError, match="later segments"):
+        fresh(tmp_path)
+    assert second.exists()
+
+
+def test_missing_records_are_refused(tmp_path: Path) -> None:
+    wal, _ = fresh(tmp_path)
+    for rotate_after in range(3):
+        wal.append(record(rotate_after))
+        wal.rotate()
+    wal.append(record(3))
+    wal.close()
+    segments = sorted(tmp_path.iterdir())
+    segments[0].unlink()  # as drop_through does once a snapshot covers record 1
+    with pytest.raises(StorageCorruptError, match="records 1-1 are missing"):  # ... and the snapshot is gone
+        list(WriteAheadLog(tmp_path, DIM, Disk()).replay(0))
+    assert [seq for seq, _ in WriteAheadLog(tmp_path, DIM, Disk()).replay(1)] == [2, 3, 4]
+    segments[2].unlink()  # a segment in the middle
+    with pytest.raises(StorageCorruptError, match="a segment is missing"):
+        list(WriteAheadLog(tmp_path, DIM, Disk()).replay(1))
 
 
 def test_disk_full_append_leaves_log_unchanged(tmp_path: Path) -> None:
