@@ -150,6 +150,7 @@ class Collection:
         self._snapshotting = threading.Lock()
         self._rw = ReadWriteLock()
         self._background: threading.Thread | None = None
+        self._closed = False  # set under `_writer` by `close`: no write or snapshot starts after it
         (directory / "wal").mkdir(exist_ok=True)
         (directory / "snapshots").mkdir(exist_ok=True)
         self._wal = WriteAheadLog(directory / "wal", config.dim, disk)
@@ -166,6 +167,7 @@ class Collection:
             seq, trained_on, stored = data.seq, data.trained_on, data.index
             table = PointTable.restore(data.vectors, data.id_at, data.metadata)
             snapshot.prune(self.directory / "snapshots", latest)
+        self._snapshot_rows = table.rows
         prepared = indexes.prepare(table.vectors, cfg.metric)
         index = indexes.load(cfg.index, cfg.dim, cfg.metric, cfg.params, stored, prepared, trained_on)
         self._view = self._make_view(table, index)
@@ -212,13 +214,17 @@ class Collection:
 
     def _write(self, record: Record) -> int:
         with self._writer:
+            if self._closed:
+                raise NotFoundError(f"collection {self.config.name!r} was deleted")
             seq = self._wal.append(record)
             changed = self._apply(record)
             self.applied_seq = seq
             wal_size = self._wal.size
         # Snapshot once the log outgrows both the setting and the data itself: each snapshot rewrites
         # everything, so tying it to the data size keeps total snapshot I/O linear in what is written.
-        if wal_size >= max(self.snapshot_bytes, self._view.table.rows * self.config.dim * 4):
+        # The data size is the last snapshot's, not today's: rows in the log would count on both sides,
+        # and insert-only traffic would then grow the log to ~20x the snapshot before the next one.
+        if wal_size >= max(self.snapshot_bytes, self._snapshot_rows * self.config.dim * 4):
             self._snapshot_in_background()
         return changed
 
@@ -255,10 +261,13 @@ class Collection:
 
     # -- snapshots ------------------------------------------------------------------------------------
 
-    def snapshot(self) -> Path:
-        """Write a snapshot of everything acknowledged so far, then drop the log it covers."""
+    def snapshot(self) -> Path | None:
+        """Write a snapshot of everything acknowledged so far, then drop the log it covers (None once
+        the collection is closed: it may have been deleted, and its directory reused by a new one)."""
         with self._snapshotting:
             with self._writer:
+                if self._closed:
+                    return None
                 latest = snapshot.latest(self.directory / "snapshots")
                 if latest is not None and latest.name == snapshot.name_for(self.applied_seq):
                     return latest  # nothing new since the last one
@@ -276,12 +285,10 @@ class Collection:
             path = snapshot.write(self.directory / "snapshots", data, self.disk)
             snapshot.prune(self.directory / "snapshots", path)
             self._wal.drop_through(data.seq)
+            self._snapshot_rows = data.vectors.shape[0]
             return path
 
     def _snapshot_in_background(self) -> None:
-        if self._background is not None and self._background.is_alive():
-            return
-
         def run() -> None:
             try:
                 self.snapshot()
@@ -291,13 +298,21 @@ class Collection:
                     self.config.name,
                 )
 
-        self._background = threading.Thread(target=run, name=f"snapshot-{self.config.name}", daemon=True)
-        self._background.start()
+        with self._writer:  # so `close` either sees this thread and waits for it, or no thread starts
+            if self._closed or (self._background is not None and self._background.is_alive()):
+                return
+            self._background = threading.Thread(target=run, name=f"snapshot-{self.config.name}", daemon=True)
+            self._background.start()
 
     def close(self) -> None:
-        if self._background is not None:
-            self._background.join()
-        self._wal.close()
+        """Refuse further writes and snapshots, wait for a running one, and close the log."""
+        with self._writer:
+            self._closed = True
+            background = self._background
+        if background is not None:
+            background.join()
+        with self._snapshotting:
+            self._wal.close()
 
     # -- reads ----------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from lexsent.collections.collection import SNAPSHOT_AFTER_BYTES, Collection
 from lexsent.collections.config import CollectionConfig, validate_name
 from lexsent.collections.fsio import Disk, fsync_dir, remove_tree, storage_errors
-from lexsent.errors import AlreadyExistsError, NotFoundError, UnavailableError
+from lexsent.errors import AlreadyExistsError, NotFoundError, StorageIOError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,12 @@ class CollectionStore:
                 if path.is_dir():
                     remove_tree(path)  # an interrupted create or drop
                 continue
+            if not (path / "config.json").is_file():
+                os.close(self._lock_fd)
+                raise StorageIOError(
+                    f"{path} is not a collection (it has no config.json); move it out of {root}, which holds "
+                    "only collections"
+                )
             config = CollectionConfig.from_json((path / "config.json").read_bytes())
             self._collections[config.name] = Collection(path, config, self.disk, snapshot_bytes=snapshot_bytes)
 
@@ -58,6 +64,8 @@ class CollectionStore:
                 with storage_errors(f"creating collection {config.name!r}"):
                     tmp.mkdir()
                     self.disk.write_file(tmp / "config.json", iter([config.to_json()]))
+                    for part in ("wal", "snapshots"):  # made here, so the fsync below covers them
+                        (tmp / part).mkdir()
                     fsync_dir(tmp)
                     os.rename(tmp, final)
                     fsync_dir(self.root)
@@ -81,11 +89,19 @@ class CollectionStore:
     def drop(self, name: str) -> None:
         with self._lock:
             collection = self.get(name)
-            del self._collections[name]
-            collection.close()
+            collection.close()  # no write or snapshot runs after this
             doomed = self.root / f".drop-{uuid.uuid4().hex}"
-            os.rename(collection.directory, doomed)
-            fsync_dir(self.root)
+            try:
+                with storage_errors(f"deleting collection {name!r}"):
+                    os.rename(collection.directory, doomed)
+                    fsync_dir(self.root)
+            except BaseException:
+                # Still on disk, so still served: reopen it rather than hide data a restart would bring back.
+                self._collections[name] = Collection(
+                    collection.directory, collection.config, self.disk, snapshot_bytes=self.snapshot_bytes
+                )
+                raise
+            del self._collections[name]
             remove_tree(doomed)
 
     def close(self, *, snapshot: bool = True) -> None:

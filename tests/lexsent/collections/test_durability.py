@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 from lexsent.collections import CollectionConfig, CollectionStore, Disk, IndexKind, Metric
 from lexsent.collections.wal import Op, Record
-from lexsent.errors import StorageFullError
+from lexsent.errors import NotFoundError, StorageCorruptError, StorageFullError, StorageIOError
 from tests.lexsent.collections.conftest import clustered
 
 DIM = 8
@@ -192,3 +193,81 @@ def test_a_logged_upsert_with_a_repeated_id_replays_last_wins(tmp_path: Path) ->
     coll = CollectionStore(tmp_path / "c").get("c")
     assert coll.count == 1 and coll.fetch("x").metadata == {"v": 1}
     np.testing.assert_array_equal(coll.fetch("x").vector, vectors[1])
+
+
+def test_metadata_with_unicode_line_separators_survives_a_snapshot(tmp_path: Path) -> None:
+    """JSON leaves U+2028, U+2029 and U+0085 unescaped; the snapshot reader must not split lines there."""
+    store = CollectionStore(tmp_path / "c")
+    coll = store.create(CollectionConfig("c", DIM))
+    texts = ["one\u2028two", "three\u2029four", "five\x85six"]
+    coll.upsert([0, 1, 2], clustered(3, DIM), [{"t": t} for t in texts])
+    store.close(snapshot=True)
+    coll = CollectionStore(tmp_path / "c").get("c")
+    assert [coll.fetch(i).metadata for i in range(3)] == [{"t": t} for t in texts]
+
+
+def test_a_damaged_snapshot_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    store = CollectionStore(tmp_path / "c")
+    store.create(CollectionConfig("c", DIM)).upsert([0], clustered(1, DIM))
+    store.close(snapshot=True)
+    [vectors] = (tmp_path / "c").rglob("vectors.f32")
+    vectors.write_bytes(b"\x00" + vectors.read_bytes()[1:])
+    with pytest.raises(StorageCorruptError, match=r"corrupt .* restore the collection directory from a backup"):
+        CollectionStore(tmp_path / "c")
+
+
+def test_a_failed_drop_keeps_the_collection_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CollectionStore(tmp_path / "c")
+    store.create(CollectionConfig("c", DIM)).upsert([0], clustered(1, DIM), [{"a": 1}])
+
+    def refuse(*_: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "rename", refuse)
+        with pytest.raises(StorageIOError, match=r"deleting collection 'c'.*Permission denied"):
+            store.drop("c")
+    coll = store.get("c")  # still there, as it still is on disk, and still writable
+    coll.upsert([1], clustered(2, DIM)[1:])
+    assert coll.count == 2 and coll.fetch(0).metadata == {"a": 1}
+    store.close()
+
+
+def test_a_closed_collection_writes_and_snapshots_nothing(tmp_path: Path) -> None:
+    """After a drop, a late write or background snapshot must not touch a directory a new collection of
+    the same name may now own."""
+    store = CollectionStore(tmp_path / "c")
+    coll = store.create(CollectionConfig("c", DIM))
+    coll.upsert([0], clustered(1, DIM))
+    store.drop("c")
+    with pytest.raises(NotFoundError, match="'c' was deleted"):
+        coll.upsert([1], clustered(1, DIM))
+    assert coll.snapshot() is None
+    coll._snapshot_in_background()  # what a write finishing just before the drop would start
+    assert coll._background is None
+    assert not (tmp_path / "c" / "c").exists()
+
+
+def test_insert_only_traffic_keeps_the_log_near_the_data_size(tmp_path: Path) -> None:
+    """A snapshot is due once the log outgrows the last snapshot's data (or --snapshot-bytes), so the log
+    never holds much more than one snapshot's worth: it used to reach several times that under inserts."""
+    store = CollectionStore(tmp_path / "c", snapshot_bytes=20_000)
+    coll = store.create(CollectionConfig("c", DIM))
+    data = clustered(20_000, DIM)
+    for start in range(0, len(data), 500):
+        coll.upsert(list(range(start, start + 500)), data[start : start + 500])
+        if coll._background is not None:
+            coll._background.join()
+        batch_bytes = 500 * (DIM * 4 + 8)  # one more frame may land before the snapshot rotates the log
+        states = list((tmp_path / "c" / "c" / "snapshots").glob("snap-*/state.json"))
+        snapshot_rows = json.loads(states[0].read_text())["rows"] if states else 0
+        assert coll._wal.size <= max(20_000, snapshot_rows * DIM * 4) + batch_bytes
+    store.close()
+
+
+def test_a_stray_entry_in_the_store_is_named(tmp_path: Path) -> None:
+    (tmp_path / "c" / "lost+found").mkdir(parents=True)
+    with pytest.raises(StorageIOError, match=r"lost\+found is not a collection .*no config\.json"):
+        CollectionStore(tmp_path / "c")
+    (tmp_path / "c" / "lost+found").rmdir()
+    CollectionStore(tmp_path / "c").close()  # the refusal released the store's lock
