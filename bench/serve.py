@@ -38,9 +38,9 @@ from bench.encode import corpora
 from exporter.default_model import default_source, ensure_default_model
 from exporter.export import int8_path
 from lexsent.settings import CoreSettings
+from server.launch import free_port, wait_ready
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PEER = REPO / ".venv-peers" / "bin" / "infinity_emb"
@@ -94,26 +94,12 @@ async def load(send: Send, texts: Sequence[str], concurrency: int, requests: int
     return requests / (time.perf_counter() - start), latencies
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before it was ready ({url})")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
-
-
 @contextmanager
 def process(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
     with log.open("w") as out:
         proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         try:
-            wait_ready(ready_url, proc)
+            wait_ready(ready_url, proc, timeout=300, log=log)
             yield
         finally:
             proc.send_signal(signal.SIGTERM)

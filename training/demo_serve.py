@@ -10,26 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from server.launch import free_port, wait_ready
+
 PAIRS = {
     "lexical": ("car", "automobile"),
     "sentence": ("could not delete the file", "the file could not be removed"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _call(url: str, body: dict[str, Any] | None = None) -> Any:
@@ -39,19 +33,6 @@ def _call(url: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(response.read())
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"demo-serve: the server exited with {process.returncode} before it was ready")
-        try:
-            _call(f"{base}/health/ready")
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise SystemExit(f"demo-serve: the server was not ready after {timeout:.0f} s")
-
-
 def _cosine(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     return dot / max(1e-12, sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
@@ -59,14 +40,17 @@ def _cosine(a: list[float], b: list[float]) -> float:
 
 def check(models_dir: Path, timeout: float = 120.0) -> list[dict[str, Any]]:
     """One row per served model: name, kind, dim and the cosine of its probe pair."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "cli.main", "serve", "--models-dir", str(models_dir)]
-    command += ["--http-port", str(port), "--grpc-port", str(_free_port())]
+    command += ["--http-port", str(port), "--grpc-port", str(free_port())]
     with tempfile.TemporaryDirectory(prefix="lexsent-demo-") as scratch:
         process = subprocess.Popen([*command, "--data-dir", scratch], stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(base, process, timeout)
+            try:
+                wait_ready(f"{base}/health/ready", process, timeout=timeout)
+            except RuntimeError as exc:
+                raise SystemExit(f"demo-serve: {exc}") from None
             rows = []
             for model in _call(f"{base}/v1/models")["data"]:
                 pair = PAIRS["lexical" if model["kind"] == "lexical" else "sentence"]

@@ -7,8 +7,6 @@ SIGTERM test uses a real `lexsent serve` subprocess instead.
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,31 +18,11 @@ from typing import Any
 
 import httpx
 
+from server.launch import free_port
 from server.models import ModelRegistry
 from server.runner import Runner
 from server.service import Service
 from server.settings import ServerSettings
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    """Poll a `lexsent serve` subprocess's readiness probe every 50 ms (a 503 while loading is polled like a
-    refused connection); fail with the end of its log if it dies or is not ready within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, f"server not ready after {timeout:g} s:\n{log.read_text()[-3000:]}"
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

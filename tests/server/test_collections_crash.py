@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from lexsent.collections import CollectionStore
-from tests.server.harness import free_port, wait_ready
+from server.launch import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 DIM = 16
@@ -49,7 +49,7 @@ class Server:
             self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{http_port}"
         self.starts += 1
-        wait_ready(self.base, self.process, self.log)
+        wait_ready(f"{self.base}/health/ready", self.process, log=self.log)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server.harness import free_port, wait_ready
+from server.launch import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def serve(bundle: Path, log_path: Path, drain_timeout: float) -> tuple[subproces
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{http_port}"
-    wait_ready(base, process, log_path, timeout=30)
+    wait_ready(f"{base}/health/ready", process, timeout=30, log=log_path)
     return process, base
 
 

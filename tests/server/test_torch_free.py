@@ -12,9 +12,9 @@ import httpx
 import numpy as np
 
 import lexsent
+from server.launch import free_port, wait_ready
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 # A None entry in sys.modules makes `import torch` raise ImportError, wherever it is attempted.
@@ -35,7 +35,7 @@ def test_serve_runs_without_torch(default_bundle: Path, tmp_path: Path) -> None:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{http_port}"
     try:
-        wait_ready(base, process, log_path)
+        wait_ready(f"{base}/health/ready", process, log=log_path)
         texts = ["open the file", "the printer is offline"]
         expected = lexsent.load(default_bundle, threads=1).encode(texts)
         body = httpx.post(f"{base}/v1/embeddings", json={"input": texts}, timeout=30).json()

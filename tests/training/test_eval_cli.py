@@ -15,7 +15,7 @@ def test_eval_cli_scores_by_kind_and_records_into_the_manifest(
     tiny_bundle: Path, toy_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))  # the fixture is shared: record into a copy
-    out = tmp_path / "scores.json"
+    out = tmp_path / "evals" / "scores.json"  # the directory is made, as the documented commands need
     code = main(["eval", str(bundle), "--data-dir", str(toy_data), "--record", "manifest", "--json", str(out)])
     assert code == 0
     scores = json.loads(out.read_text())

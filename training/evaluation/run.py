@@ -56,8 +56,10 @@ def run_cli(args: argparse.Namespace, tasks: Sequence[Task]) -> int:
     print(f"{'metric':<{width}}  value   ({Manifest.read(bundle).name})")
     for key, value in scores.items():
         print(f"{key:<{width}}  {value:.4f}")
+    if args.json_out:  # first: a bad path then fails before the manifest is touched
+        out = Path(args.json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     if args.record == "manifest":
         record(bundle, scores)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return 0
