@@ -55,6 +55,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """For people reading a terminal: the message, then the request id and fields as key=value."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {"request_id": getattr(record, "request_id", None) or request_id.get()}
+        fields.update(getattr(record, "fields", {}))
+        return f"{super().format(record)} " + " ".join(f"{key}={value}" for key, value in fields.items())
+
+
 class BackgroundHandler(logging.Handler):
     """Queue records on the caller's thread (stamped with its request id); a daemon thread formats them
     and writes whatever has queued up in one write. `close` (run by `logging.shutdown` at exit) drains
@@ -103,7 +115,7 @@ def configure(fmt: LogFormat, level: int = logging.INFO) -> None:
     if fmt is LogFormat.JSON:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

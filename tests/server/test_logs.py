@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 
-from server.logs import BackgroundHandler, JsonFormatter, new_request_id, request_id
+from server.logs import BackgroundHandler, JsonFormatter, TextFormatter, new_request_id, request_id
 
 
 def test_lines_keep_order_and_their_request_ids_across_threads() -> None:
@@ -64,3 +64,20 @@ def test_request_ids_are_the_callers_or_fresh_and_unique() -> None:
     fresh = [new_request_id(None) for _ in range(10_000)]
     assert len(set(fresh)) == len(fresh)
     assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in fresh)
+
+
+def test_text_lines_carry_the_request_id_and_fields() -> None:
+    stream = io.StringIO()
+    handler = BackgroundHandler(stream)
+    handler.setFormatter(TextFormatter())
+    token = request_id.set("rid-text")
+    try:
+        record = logging.LogRecord("lexsent.server", logging.INFO, __file__, 1, "embeddings.embed ok", None, None)
+        record.fields = {"operation": "embeddings.embed", "model": "m", "status": "ok", "ms": 3.5}
+        handler.emit(record)
+    finally:
+        request_id.reset(token)
+    handler.close()
+    line = stream.getvalue().strip()
+    fields = "request_id=rid-text operation=embeddings.embed model=m status=ok ms=3.5"
+    assert line.endswith(f"INFO lexsent.server embeddings.embed ok {fields}")
