@@ -18,7 +18,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser("mine", help="find translation pairs between two text files (one sentence a line)")
     parser.add_argument("source", help="text file A, one sentence per line")
     parser.add_argument("target", help="text file B, one sentence per line")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="bundle directory (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="bundle directory, or `default` (default: %(default)s: what `lexsent train distill` writes)",
+    )
     parser.add_argument("--k", type=int, default=DEFAULT_K, help="neighbourhood size of the margin")
     parser.add_argument(
         "--threshold",
@@ -54,7 +58,12 @@ def _run(args: argparse.Namespace) -> int:
     from lexsent.margin import MiningStrategy, Scoring, default_threshold, mine
 
     source, target = _lines(args.source), _lines(args.target)
-    encoder = lexsent.load(args.model, threads=args.threads)
+    model = args.model
+    if model == "default":  # the exporter (torch) only for the packaged model
+        from exporter.default_model import resolve_bundle
+
+        model = resolve_bundle(model)
+    encoder = lexsent.load(model, threads=args.threads)
     scoring = Scoring(args.scoring)
     threshold = default_threshold(scoring, encoder.manifest.evaluation) if args.threshold is None else args.threshold
     pairs = mine(

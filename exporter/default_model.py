@@ -54,3 +54,13 @@ def ensure_default_model(data_dir: Path, *, int8: bool = False) -> Path:
             log.info("exporting the default model %s into %s (first run)", DEFAULT_NAME, out)
         export_bundle(source, out, name=DEFAULT_NAME, quantize=Quantization.INT8)
     return wanted
+
+
+def resolve_bundle(name: str) -> Path:
+    """A bundle directory as given, or for `default` the packaged model in the data directory
+    (`LEXSENT_DATA_DIR`, else `$XDG_DATA_HOME/lexsent`; exported there on first use), as serve uses."""
+    if name != "default":
+        return Path(name)
+    from lexsent.settings import CoreSettings
+
+    return ensure_default_model(CoreSettings().data_dir)

@@ -77,3 +77,17 @@ def test_mine_rejects_an_empty_file(default_bundle: Path, tmp_path: Path, capsys
     (tmp_path / "b.txt").write_text("hello\n")
     assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--model", str(default_bundle)]) == 2
     assert "no non-empty lines" in capsys.readouterr().err
+
+
+def test_mine_takes_the_default_model_by_name(
+    default_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEXSENT_DATA_DIR", str(default_bundle.parent.parent))  # where the cached export lives
+    (tmp_path / "a.txt").write_text("\n".join(SENTENCES[:3]) + "\n")
+    (tmp_path / "b.txt").write_text("\n".join(reversed(PARAPHRASES[:3])) + "\n")
+    out = tmp_path / "pairs.tsv"
+    assert (
+        main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--model", "default", "--out", str(out)]) == 0
+    )
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert sorted((int(r[1]), int(r[2])) for r in rows) == [(0, 2), (1, 1), (2, 0)]

@@ -16,6 +16,7 @@ from cli.main import main
         (["train", "mirror", "--temperature", "0"], "--temperature must be positive"),
         (["train", "mlm", "--save-every", "0"], "--save-every must be at least 1"),
         (["train", "mlm", "--hidden", "32", "--heads", "3"], "multiple of --heads"),
+        (["train", "laser", "--langs", "de", "fr", "--run-dir", "/nonexistent/r"], "--second-target es is not among"),
     ],
 )
 def test_bad_settings_exit_2_with_the_flag(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:

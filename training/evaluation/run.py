@@ -12,15 +12,6 @@ from lexsent.manifest import Manifest
 from training.evaluation.task import Task
 
 
-def resolve_bundle(name: str) -> Path:
-    if name == "default":
-        from exporter.default_model import ensure_default_model
-        from lexsent.settings import CoreSettings
-
-        return ensure_default_model(CoreSettings().data_dir)
-    return Path(name)
-
-
 def evaluate(bundle: Path, tasks: Sequence[Task], args: argparse.Namespace) -> dict[str, float]:
     """Scores keyed `<task>.<metric>`; tasks are those named in args.task, else those matching the kind."""
     import lexsent
@@ -50,6 +41,8 @@ def record(bundle: Path, scores: dict[str, float]) -> None:
 
 
 def run_cli(args: argparse.Namespace, tasks: Sequence[Task]) -> int:
+    from exporter.default_model import resolve_bundle  # imports torch: only once it is needed
+
     bundle = resolve_bundle(args.bundle)
     scores = evaluate(bundle, tasks, args)
     width = max((len(k) for k in scores), default=10)

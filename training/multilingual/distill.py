@@ -100,12 +100,11 @@ class DistillConfig:
 
 
 def teacher_path(teacher: str | None) -> Path:
-    """The teacher bundle: the given directory, or the packaged MiniLM (exported on first use)."""
-    if teacher:
-        return Path(teacher)
-    from exporter.default_model import ensure_default_model
+    """The teacher bundle: the given directory, or the packaged MiniLM in the data directory, where
+    `lexsent serve` and `encode` find it too (exported there on first use)."""
+    from exporter.default_model import resolve_bundle
 
-    return ensure_default_model(Path("data"))
+    return resolve_bundle(teacher or "default")
 
 
 def teacher_vectors(teacher: Path, sentences: list[str], run_dir: Path, threads: int | None) -> np.ndarray:

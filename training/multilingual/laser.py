@@ -21,6 +21,7 @@ from training.multilingual.examples import Sentences, batch_indices, encode, loa
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
 from training.multilingual.vocab import VocabKind, special_ids
 from training.runtime import choose_device, seed_everything, set_threads
+from training.validation import require
 
 CHECKPOINT_FILE = "encoder.pt"
 
@@ -119,13 +120,16 @@ def build_pairs(
 
 def train_laser(cfg: LaserConfig) -> tuple[Path, Outcome]:
     """Train (or resume) LASER; writes `<run_dir>/encoder.pt` (encoder config + weights) and the loss plot."""
+    require(
+        cfg.second_target in cfg.languages,
+        f"--second-target {cfg.second_target} is not among --langs {' '.join(cfg.languages)}; add it to --langs or "
+        "choose one of them",
+    )
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
-    if cfg.second_target not in cfg.languages:
-        raise ValueError(f"second target {cfg.second_target!r} is not among the languages {cfg.languages}")
     rows = load_rows(Path(cfg.data_dir), cfg.languages, cfg.max_rows)
     tok = shared_tokenizer(run_dir, rows, cfg.vocab, cfg.vocab_size, Path(cfg.tokenizer) if cfg.tokenizer else None)
     pad, bos, _ = special_ids(tok)
