@@ -50,7 +50,7 @@ PointIdIn = StrictStr | StrictInt
 
 
 class CreateRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="letters, digits, '_', '-', '.'; up to 128 characters")
     model: str | None = Field(None, description="served model that encodes texts; the default when absent")
@@ -60,7 +60,7 @@ class CreateRequest(BaseModel):
 
 
 class PointIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     id: PointIdIn
     text: str | None = None
@@ -69,19 +69,19 @@ class PointIn(BaseModel):
 
 
 class UpsertRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     points: list[PointIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class DeleteRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     ids: list[PointIdIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     query: str | None = Field(None, description="text, encoded with the collection's model")
     vector: list[StrictFloat] | None = None

@@ -22,7 +22,7 @@ MINE = Operation("mining.mine", Access.READ)
 
 
 class MineRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     source: list[StrictStr] = Field(min_length=1, description="sentences of side A")
     target: list[StrictStr] = Field(min_length=1, description="sentences of side B")

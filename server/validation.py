@@ -19,6 +19,14 @@ def validate(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in exc.errors()[:5]
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {_message(err)}" for err in exc.errors()[:5]
         )
         raise InvalidInputError(f"invalid request: {problems}") from None
+
+
+def _message(error: Any) -> str:
+    # Schemas of lexsent's own API forbid unknown fields, so a misspelt one (`top_k` for `k`) is not
+    # silently ignored; OpenAI's embeddings request stays lenient for SDKs that send newer fields.
+    if error["type"] == "extra_forbidden":
+        return "unknown field (the request schemas are at /openapi.json)"
+    return str(error["msg"])

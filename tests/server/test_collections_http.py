@@ -143,6 +143,7 @@ DEEP_POINT = {"id": "deep", "vector": [1, 0, 0], "metadata": _deep(254)}
         ),
         ("POST", "/v1/collections/missing/search", {"vector": [1, 0, 0]}, 404, "does not exist"),
         ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "k": 0}, 422, "k must be"),
+        ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "top_k": 1}, 422, "top_k: unknown field"),
         ("POST", "/v1/collections/vec/search", {"vector": [1, 0, 0], "k": 10**7}, 422, "k must be"),
         (
             "POST",
