@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from lexsent_client import Client
 
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
@@ -44,6 +45,8 @@ def test_https_and_grpc_over_tls(tiny_bundle: Path, tmp_path: Path) -> None:
         assert ok.status_code == 200
         with pytest.raises(httpx.ConnectError):
             httpx.post(f"{running.http_url}/v1/embeddings", json={"input": "x"})  # untrusted certificate
+        with Client(running.http_url, verify=str(cert)) as client:  # the client trusts the given CA bundle
+            assert client.embed("secure").vectors[0] == pytest.approx(ok.json()["data"][0]["embedding"], abs=1e-6)
         credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
         stub = pb_grpc.EmbeddingsStub(grpc.secure_channel(running.grpc_target, credentials))
         reply = stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=["secure"])), timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
 import sys
 import time
 from array import array
@@ -87,10 +88,19 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 class Client(HttpCollections):
+    """`verify`: for https, True (system CAs), a CA bundle path (e.g. a self-signed server's cert) or an
+    `ssl.SSLContext`."""
+
     def __init__(
-        self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0, retry: Retry | None = None
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retry: Retry | None = None,
+        verify: bool | str | ssl.SSLContext = True,
     ) -> None:
-        self._http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout)
+        self._http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout, verify=verify)
         self._retry = retry or Retry()
 
     def _request(self, method: str, path: str, json: Any = None) -> Any:
@@ -121,10 +131,18 @@ class Client(HttpCollections):
 
 
 class AsyncClient(AsyncHttpCollections):
+    """The asyncio twin of `Client` (same arguments)."""
+
     def __init__(
-        self, base_url: str, *, api_key: str | None = None, timeout: float = 60.0, retry: Retry | None = None
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retry: Retry | None = None,
+        verify: bool | str | ssl.SSLContext = True,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key), timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key), timeout=timeout, verify=verify)
         self._retry = retry or Retry()
 
     async def _request(self, method: str, path: str, json: Any = None) -> Any:
