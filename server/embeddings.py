@@ -143,7 +143,8 @@ class EmbeddingsService:
     def _tokenize(self, encoder: Encoder, request: EmbedRequest) -> list[Tokenized]:
         if request.dimensions is not None and request.dimensions > encoder.dim:
             raise InvalidInputError(
-                f"dimensions={request.dimensions} exceeds the output of model {encoder.name!r} (dimension {encoder.dim})"
+                f"dimensions={request.dimensions} exceeds the output of model {encoder.name!r} "
+                f"(dimension {encoder.dim})"
             )
         texts, ids = _split_input(request.input)
         cap = self.core.settings.max_client_batch

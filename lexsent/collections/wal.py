@@ -117,8 +117,8 @@ class WriteAheadLog:
         if segments and segments[0][0] > after_seq + 1:
             raise StorageCorruptError(
                 f"write-ahead log {self.directory} starts at record {segments[0][0]}, but the snapshot ends at "
-                f"record {after_seq}: records {after_seq + 1}-{segments[0][0] - 1} are missing (was a snapshot "
-                "moved or deleted?). Put it back, or restore the collection directory from a backup"
+                f"record {after_seq}: records {after_seq + 1}-{segments[0][0] - 1} are missing (was a snapshot or "
+                "log segment moved or deleted?). Put it back, or restore the collection directory from a backup"
             )
         expected = segments[0][0] if segments else after_seq + 1
         for position, (first_seq, path) in enumerate(segments):
@@ -133,7 +133,7 @@ class WriteAheadLog:
             while offset < len(data):
                 parsed = self._parse(data, offset, expected)
                 if parsed is None:
-                    self._cut_torn_tail(path, data, offset, later=segments[position + 1 :])
+                    self._cut_torn_tail(path, data, offset, expected, later=segments[position + 1 :])
                     break
                 record, offset = parsed
                 if expected > after_seq:
@@ -142,13 +142,13 @@ class WriteAheadLog:
                 expected += 1
         self._open_tail(segments)
 
-    def _parse(self, data: bytes, offset: int, expected: int | None) -> tuple[Record, int] | None:
-        """The intact record at `offset` (with sequence number `expected`, unless None) and its end."""
+    def _parse(self, data: bytes, offset: int, expected: int) -> tuple[Record, int] | None:
+        """The intact record at `offset`, with sequence number `expected`, and where it ends."""
         if offset + _HEADER.size > len(data):
             return None
         magic, length, seq, crc = _HEADER.unpack_from(data, offset)
         end = offset + _HEADER.size + length
-        if magic != MAGIC or seq != (seq if expected is None else expected) or end > len(data):
+        if magic != MAGIC or seq != expected or end > len(data):
             return None
         payload = data[offset + _HEADER.size : end]
         if zlib.crc32(seq.to_bytes(8, "little") + payload) != crc:
@@ -158,12 +158,39 @@ class WriteAheadLog:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def _cut_torn_tail(self, path: Path, data: bytes, offset: int, later: list[tuple[int, Path]]) -> None:
+    def _declared_end(self, data: bytes, offset: int, expected: int) -> int | None:
+        """Where the record at `offset` ends by its header, when the header is whole and is the one
+        expected there (a torn write keeps its header; damage may not)."""
+        if offset + _HEADER.size > len(data):
+            return None
+        magic, length, seq, _ = _HEADER.unpack_from(data, offset)
+        return offset + _HEADER.size + length if magic == MAGIC and seq == expected else None
+
+    def _chains_to_end(self, data: bytes, offset: int, seq: int, *, whole: bool) -> bool:
+        """An intact record numbered `seq` at `offset`; with `whole`, followed by consecutive ones up to
+        exactly the end of `data`."""
+        while True:
+            parsed = self._parse(data, offset, seq)
+            if parsed is None:
+                return False
+            offset, seq = parsed[1], seq + 1
+            if not whole or offset == len(data):
+                return True
+
+    def _cut_torn_tail(
+        self, path: Path, data: bytes, offset: int, expected: int, later: list[tuple[int, Path]]
+    ) -> None:
         """Cut the bad record at `offset` if a crash can explain it: nothing intact may follow it."""
         following = len(later)
+        # The evidence of damage is the next record (the very next sequence number), intact. Raw float32
+        # vectors can spell whole frames, so a find inside what the bad record's header claims as its
+        # payload counts only if records chain from it exactly to the end of the file (as real later
+        # records do, and frames inside a payload torn at a random byte cannot); past that, one will do.
+        end = self._declared_end(data, offset, expected)
+        claimed = min(end, len(data)) if end is not None else offset
         start = data.find(MAGIC, offset + 1)
         while start != -1 and not following:
-            following += self._parse(data, start, None) is not None
+            following += self._chains_to_end(data, start, expected + 1, whole=start < claimed)
             start = data.find(MAGIC, start + 1)
         if following:
             raise StorageCorruptError(
@@ -179,8 +206,12 @@ class WriteAheadLog:
             offset,
             len(data),
         )
-        os.truncate(path, offset)
-        fsync_dir(self.directory)
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, offset)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _open_tail(self, segments: list[tuple[int, Path]]) -> None:
         if segments:

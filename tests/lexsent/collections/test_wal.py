@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lexsent.collections.fsio import Disk
-from lexsent.collections.wal import Op, Record, WriteAheadLog
+from lexsent.collections.wal import Op, Record, WriteAheadLog, encode
 from lexsent.errors import StorageCorruptError, StorageFullError
 
 DIM = 3
@@ -95,6 +95,39 @@ def test_damage_before_acknowledged_records_is_refused_and_left_alone(tmp_path: 
     with pytest.raises(StorageCorruptError, match="damaged at byte 0, and acknowledged writes follow it"):
         fresh(tmp_path)
     assert segment.read_bytes() == bytes(data)  # nothing cut
+
+
+def test_a_damaged_length_field_is_refused_not_cut(tmp_path: Path) -> None:
+    """A length running past the end looks like a torn write; the intact records after it say otherwise."""
+    wal, _ = fresh(tmp_path)
+    for i in range(5):
+        wal.append(record(i))
+    wal.close()
+    [segment] = list(tmp_path.iterdir())
+    data = bytearray(segment.read_bytes())
+    data[4:8] = (1 << 30).to_bytes(4, "little")  # the first record's payload length
+    segment.write_bytes(bytes(data))
+    with pytest.raises(StorageCorruptError, match="damaged at byte 0"):
+        fresh(tmp_path)
+    assert segment.read_bytes() == bytes(data)
+
+
+def test_a_frame_spelled_by_a_torn_records_vectors_does_not_block_the_start(tmp_path: Path) -> None:
+    """Vectors are raw float32 bytes a caller chooses: they can spell a whole frame. A crash that tears
+    such a record must still be cut, not taken for damage with acknowledged records after it."""
+    wal, _ = fresh(tmp_path)
+    wal.append(record(0))
+    inner = encode(3, Record(Op.DELETE, [], [], np.zeros((0, DIM), np.float32)))  # seq 3: the very next one
+    padded = inner + b"\0" * (-len(inner) % (4 * DIM))
+    vectors = np.frombuffer(padded, dtype="<f4").reshape(-1, DIM).copy()
+    ids = [f"v{i}" for i in range(len(vectors))]
+    wal.append(Record(Op.UPSERT, ids, [None] * len(ids), vectors))
+    wal.close()
+    [segment] = list(tmp_path.iterdir())
+    segment.write_bytes(segment.read_bytes()[:-3])  # the crash tore the last record after its vectors began
+    wal, replayed = fresh(tmp_path)
+    assert [seq for seq, _ in replayed] == [1]
+    wal.close()
 
 
 def test_damage_in_an_earlier_segment_is_refused(tmp_path: Path) -> None:
