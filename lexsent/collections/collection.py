@@ -304,13 +304,22 @@ class Collection:
             self._background = threading.Thread(target=run, name=f"snapshot-{self.config.name}", daemon=True)
             self._background.start()
 
-    def close(self) -> None:
-        """Refuse further writes and snapshots, wait for a running one, and close the log."""
+    def retire(self) -> None:
+        """Refuse further writes and snapshots and wait for a running one; the log stays open, so
+        `resume` can undo this (a drop whose rename failed)."""
         with self._writer:
             self._closed = True
             background = self._background
         if background is not None:
             background.join()
+
+    def resume(self) -> None:
+        with self._writer:
+            self._closed = False
+
+    def close(self) -> None:
+        """Retire, then close the log."""
+        self.retire()
         with self._snapshotting:
             self._wal.close()
 

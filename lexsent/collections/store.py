@@ -89,19 +89,19 @@ class CollectionStore:
     def drop(self, name: str) -> None:
         with self._lock:
             collection = self.get(name)
-            collection.close()  # no write or snapshot runs after this
+            collection.retire()  # no write or snapshot runs after this
             doomed = self.root / f".drop-{uuid.uuid4().hex}"
             try:
                 with storage_errors(f"deleting collection {name!r}"):
                     os.rename(collection.directory, doomed)
-                    fsync_dir(self.root)
             except BaseException:
-                # Still on disk, so still served: reopen it rather than hide data a restart would bring back.
-                self._collections[name] = Collection(
-                    collection.directory, collection.config, self.disk, snapshot_bytes=self.snapshot_bytes
-                )
+                collection.resume()  # still on disk, so still served (and a restart would bring it back)
                 raise
             del self._collections[name]
+            collection.close()
+            # Renamed, so gone from this process; a failed fsync only means a crash could bring it back.
+            with storage_errors(f"making the deletion of collection {name!r} durable (a crash may undo it)"):
+                fsync_dir(self.root)
             remove_tree(doomed)
 
     def close(self, *, snapshot: bool = True) -> None:

@@ -271,3 +271,21 @@ def test_a_stray_entry_in_the_store_is_named(tmp_path: Path) -> None:
         CollectionStore(tmp_path / "c")
     (tmp_path / "c" / "lost+found").rmdir()
     CollectionStore(tmp_path / "c").close()  # the refusal released the store's lock
+
+
+def test_a_drop_whose_directory_sync_fails_is_still_a_drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lexsent.collections.store as store_module
+
+    store = CollectionStore(tmp_path / "c")
+    store.create(CollectionConfig("c", DIM)).upsert([0], clustered(1, DIM))
+
+    def failing_fsync(_: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "fsync_dir", failing_fsync)
+        with pytest.raises(StorageIOError, match="deletion of collection 'c' durable"):
+            store.drop("c")
+    assert store.list() == []  # renamed away: not half-served
+    store.close()
+    assert CollectionStore(tmp_path / "c").list() == []  # and the leftover directory is cleared at start
