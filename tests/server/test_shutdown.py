@@ -11,9 +11,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import httpx
+import pytest
 
 from server.launch import free_port, wait_ready
+from server.proto_gen import embeddings_pb2 as pb
+from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +33,7 @@ def admitted(client: httpx.Client, base: str) -> tuple[float, float]:
     return running, done
 
 
-def serve(bundle: Path, log_path: Path, drain_timeout: float) -> tuple[subprocess.Popen[bytes], str]:
+def serve(bundle: Path, log_path: Path, drain_timeout: float) -> tuple[subprocess.Popen[bytes], str, str]:
     http_port, grpc_port = free_port(), free_port()
     env = {  # settings through the environment, the way a container would pass them
         **os.environ,
@@ -49,11 +53,11 @@ def serve(bundle: Path, log_path: Path, drain_timeout: float) -> tuple[subproces
         )
     base = f"http://127.0.0.1:{http_port}"
     wait_ready(f"{base}/health/ready", process, timeout=30, log=log_path)
-    return process, base
+    return process, base, f"127.0.0.1:{grpc_port}"
 
 
 def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path) -> None:
-    process, base = serve(default_bundle, tmp_path / "serve.log", drain_timeout=20)
+    process, base, _ = serve(default_bundle, tmp_path / "serve.log", drain_timeout=20)
     try:
         # Enough work that requests are still queued or running when the signal lands.
         texts = ["a fairly long sentence about draining servers " * 6] * 16
@@ -86,21 +90,27 @@ def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path)
 
 def test_a_request_past_the_drain_timeout_gets_a_503(default_bundle: Path, tmp_path: Path) -> None:
     log_path = tmp_path / "serve.log"
-    process, base = serve(default_bundle, log_path, drain_timeout=1)
+    process, base, grpc_target = serve(default_bundle, log_path, drain_timeout=1)
     try:
         long_texts = ["words " * 300] * 128  # 128 runs of 256 tokens on one thread: several seconds
-        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(1) as pool:
+        stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(grpc_target))
+        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(2) as pool:
             pending = pool.submit(client.post, f"{base}/v1/embeddings", json={"input": long_texts})
-            while admitted(client, base)[0] < 1:
+            over_grpc = pool.submit(stub.Embed.with_call, pb.EmbedRequest(texts=pb.Texts(values=long_texts)))
+            while admitted(client, base)[0] < 2:
                 time.sleep(0.01)
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
             answer = pending.result()
+            with pytest.raises(grpc.RpcError) as refused:
+                over_grpc.result()
         assert answer.status_code == 503, answer.text
         assert (
             answer.json()["error"]["type"] == "unavailable" and "--drain-timeout" in answer.json()["error"]["message"]
         )
         assert answer.headers["x-request-id"]
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE and "--drain-timeout" in refused.value.details()
+        assert ("lexsent-retryable", "1") in tuple(refused.value.trailing_metadata())
         assert process.wait(timeout=30) == 0
         # drain (1 s), the cut-off requests' moment to answer (1 s), listeners and workers: not the whole batch
         assert time.monotonic() - signalled < 6
