@@ -87,9 +87,9 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-class Client(HttpCollections):
-    """`verify`: for https, True (system CAs), a CA bundle path (e.g. a self-signed server's cert) or an
-    `ssl.SSLContext`."""
+class _Connection:
+    """The constructor both HTTP clients share. `verify`: for https, True (system CAs), a CA bundle path
+    (e.g. a self-signed server's certificate) or an `ssl.SSLContext`."""
 
     def __init__(
         self,
@@ -100,8 +100,16 @@ class Client(HttpCollections):
         retry: Retry | None = None,
         verify: bool | str | ssl.SSLContext = True,
     ) -> None:
-        self._http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout, verify=verify)
         self._retry = retry or Retry()
+        self._http = self._open(base_url=base_url, headers=_headers(api_key), timeout=timeout, verify=verify)
+
+    def _open(self, **options: Any) -> Any:
+        raise NotImplementedError
+
+
+class Client(_Connection, HttpCollections):
+    def _open(self, **options: Any) -> httpx.Client:
+        return httpx.Client(**options)
 
     def _request(self, method: str, path: str, json: Any = None) -> Any:
         for delay in self._retry.delays():
@@ -130,20 +138,11 @@ class Client(HttpCollections):
         self.close()
 
 
-class AsyncClient(AsyncHttpCollections):
+class AsyncClient(_Connection, AsyncHttpCollections):
     """The asyncio twin of `Client` (same arguments)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        retry: Retry | None = None,
-        verify: bool | str | ssl.SSLContext = True,
-    ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key), timeout=timeout, verify=verify)
-        self._retry = retry or Retry()
+    def _open(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**options)
 
     async def _request(self, method: str, path: str, json: Any = None) -> Any:
         for delay in self._retry.delays():

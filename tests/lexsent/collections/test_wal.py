@@ -82,34 +82,24 @@ def test_torn_or_corrupt_tail_is_cut_with_warning(
     assert len(fresh(tmp_path)[1]) == expected + 1
 
 
-def test_damage_before_acknowledged_records_is_refused_and_left_alone(tmp_path: Path) -> None:
-    """A crash tears only the last record; a bad record that intact ones follow was acknowledged."""
+@pytest.mark.parametrize("damage", ["payload byte", "length field"])
+def test_damage_before_acknowledged_records_is_refused_and_left_alone(tmp_path: Path, damage: str) -> None:
+    """A crash tears only the last record; a bad record that intact ones follow was acknowledged. A length
+    running past the end looks like a torn write, but the intact records after it say otherwise."""
     wal, _ = fresh(tmp_path)
     for i in range(5):
         wal.append(record(i))
     wal.close()
     [segment] = list(tmp_path.iterdir())
     data = bytearray(segment.read_bytes())
-    data[40] ^= 0xFF  # inside the first record's payload
+    if damage == "payload byte":
+        data[40] ^= 0xFF  # inside the first record's payload
+    else:
+        data[4:8] = (1 << 30).to_bytes(4, "little")  # the first record's payload length
     segment.write_bytes(bytes(data))
     with pytest.raises(StorageCorruptError, match="damaged at byte 0, and acknowledged writes follow it"):
         fresh(tmp_path)
     assert segment.read_bytes() == bytes(data)  # nothing cut
-
-
-def test_a_damaged_length_field_is_refused_not_cut(tmp_path: Path) -> None:
-    """A length running past the end looks like a torn write; the intact records after it say otherwise."""
-    wal, _ = fresh(tmp_path)
-    for i in range(5):
-        wal.append(record(i))
-    wal.close()
-    [segment] = list(tmp_path.iterdir())
-    data = bytearray(segment.read_bytes())
-    data[4:8] = (1 << 30).to_bytes(4, "little")  # the first record's payload length
-    segment.write_bytes(bytes(data))
-    with pytest.raises(StorageCorruptError, match="damaged at byte 0"):
-        fresh(tmp_path)
-    assert segment.read_bytes() == bytes(data)
 
 
 def test_a_frame_spelled_by_a_torn_records_vectors_does_not_block_the_start(tmp_path: Path) -> None:
@@ -130,13 +120,18 @@ def test_a_frame_spelled_by_a_torn_records_vectors_does_not_block_the_start(tmp_
     wal.close()
 
 
-def test_damage_in_an_earlier_segment_is_refused(tmp_path: Path) -> None:
-    wal, _ = fresh(tmp_path)
+def two_segments(directory: Path) -> WriteAheadLog:
+    """Records 1-2 in the first segment, 3 in the second; the log is left open."""
+    wal, _ = fresh(directory)
     wal.append(record(0))
     wal.append(record(1))
     wal.rotate()
     wal.append(record(2))
-    wal.close()
+    return wal
+
+
+def test_damage_in_an_earlier_segment_is_refused(tmp_path: Path) -> None:
+    two_segments(tmp_path).close()
     first, second = sorted(tmp_path.iterdir())
     first.write_bytes(first.read_bytes()[:-3])  # the last record of a segment that is not the last one
     with pytest.raises(StorageCorruptError, match="later segments"):
@@ -186,11 +181,7 @@ def test_disk_full_append_leaves_log_unchanged(tmp_path: Path) -> None:
 
 
 def test_rotation_and_drop(tmp_path: Path) -> None:
-    wal, _ = fresh(tmp_path)
-    wal.append(record(0))
-    wal.append(record(1))
-    wal.rotate()
-    wal.append(record(2))
+    wal = two_segments(tmp_path)
     assert len(list(tmp_path.iterdir())) == 2
     wal.drop_through(2)
     assert len(list(tmp_path.iterdir())) == 1
