@@ -1,8 +1,9 @@
 """Run HTTP (uvicorn) and gRPC (grpc.aio) in one process and one event loop, with a graceful drain.
 
 SIGTERM/SIGINT: readiness turns false (HTTP 503, gRPC health NOT_SERVING), new requests get
-503/UNAVAILABLE while the listeners stay open, in-flight requests finish (up to --drain-timeout),
-then both listeners close and the batch workers stop.
+503/UNAVAILABLE while the listeners stay open, in-flight requests finish (up to --drain-timeout; any
+still running then are cut off with 503/UNAVAILABLE, `Lifecycle.drain`), then both listeners close and
+the batch workers stop.
 """
 
 from __future__ import annotations
