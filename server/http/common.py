@@ -4,6 +4,7 @@ key, the route decorator (`Core.guard` around the handler), and the single error
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -55,6 +56,35 @@ async def read_json(request: Request, limit: int) -> Any:
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:  # also lone surrogates and NaN literals, which json.loads let through
         raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+
+
+CLIENT_CLOSED = 499  # nginx's "client closed request": no one reads it, but it is what happened
+
+
+async def unless_client_leaves(request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+    """Run `work` (in this task, so its context and accounting stay the request's), and cancel it if the
+    client disconnects first: a large batch whose caller has gone is not computed to the end (the
+    batcher drops a job whose future is cancelled). Costs a watcher task, so routes use it for large
+    requests only. Call it after the body has been read."""
+    current = asyncio.current_task()
+    assert current is not None
+
+    async def watch() -> bool:
+        while (await request.receive())["type"] != "http.disconnect":
+            continue
+        current.cancel()
+        return True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await work()
+    except asyncio.CancelledError:
+        if not (watcher.done() and not watcher.cancelled() and watcher.result()):
+            raise  # not ours: a shutdown or the server's own cancellation
+        current.uncancel()
+        return Response(status_code=CLIENT_CLOSED)
+    finally:
+        watcher.cancel()
 
 
 def api_token(request: Request) -> str | None:

@@ -20,10 +20,14 @@ from server.embeddings import (
     EncodingFormat,
     model_fields,
 )
-from server.http.common import JSONResponse, api_token, endpoint, read_json
+from server.http.common import JSONResponse, api_token, endpoint, read_json, unless_client_leaves
 from server.http.openapi import Components, operation
 from server.service import Service
 from server.validation import validate
+
+# From this many inputs a request is watched for its client leaving (a few ms of work below it is not
+# worth a watcher task on the hot path of short requests).
+WATCHED_INPUTS = 32
 
 
 class EmbeddingData(BaseModel):
@@ -95,8 +99,14 @@ def routes(service: Service) -> list[BaseRoute]:
     @endpoint(service.core, EMBED)
     async def create_embeddings(request: Request) -> Response:
         body = validate(EmbedRequest, await read_json(request, limit))
-        result = await embeddings.embed(body, api_token(request))
-        return JSONResponse(embeddings_body(result, body.encoding_format))
+
+        async def work() -> Response:
+            result = await embeddings.embed(body, api_token(request))
+            return JSONResponse(embeddings_body(result, body.encoding_format))
+
+        if isinstance(body.input, list) and len(body.input) >= WATCHED_INPUTS:
+            return await unless_client_leaves(request, work)
+        return await work()
 
     @endpoint(service.core, LIST_MODELS)
     async def list_models(request: Request) -> Response:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.http.common import JSONResponse, api_token, endpoint, read_json
+from server.http.common import JSONResponse, api_token, endpoint, read_json, unless_client_leaves
 from server.http.openapi import Components, operation
 from server.mining import MINE, MineRequest, MineResult, MiningService
 from server.service import Service
@@ -40,7 +40,11 @@ def routes(service: Service) -> list[BaseRoute]:
     @endpoint(service.core, MINE)
     async def mine(request: Request) -> Response:
         body = validate(MineRequest, await read_json(request, limit))
-        return JSONResponse(mine_body(await mining.mine(body, api_token(request))))
+
+        async def work() -> Response:
+            return JSONResponse(mine_body(await mining.mine(body, api_token(request))))
+
+        return await unless_client_leaves(request, work)
 
     return [Route("/v1/mine", mine, methods=["POST"])]
 

@@ -4,6 +4,8 @@ is full, 504 past the request timeout — on both transports."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -101,3 +103,24 @@ async def test_64_concurrent_requests_match_single_requests(tiny_server: Running
     assert batches < 64  # requests really were batched together
     for single, batched in zip(singles, together, strict=True):
         assert max(abs(a - b) for a, b in zip(single, batched, strict=True)) < 1e-6
+
+
+def test_a_large_request_whose_client_leaves_is_cancelled(tiny_server: Running) -> None:
+    """The batch of a client that hung up is not computed to the end, and the request counts as cancelled."""
+    registry = tiny_server.service.core.metrics.registry
+    labels = {"operation": "embeddings.embed", "transport": "http", "model": "tiny-bert", "status": "cancelled"}
+    before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
+    body = json.dumps({"input": [f"input number {i}" for i in range(40)]}).encode()
+    head = f"POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+    with Gate(tiny_server, "tiny-bert") as gate:
+        with socket.create_connection(("127.0.0.1", tiny_server.settings.http_port)) as sock:
+            sock.sendall(f"{head}\r\n\r\n".encode() + body)
+            assert gate.entered.wait(5)  # the batch is in the worker
+        deadline = time.monotonic() + 5  # the client has gone: cancelled while the batch is still held
+        while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+        assert tiny_server.service.core.lifecycle.in_flight == 0
+    assert (
+        httpx.post(f"{tiny_server.http_url}/v1/embeddings", json={"input": ["still serving"] * 40}).status_code == 200
+    )
