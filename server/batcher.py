@@ -91,9 +91,23 @@ class Batcher:
             self._queued += len(items)
             self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
             self._cond.notify()
-        # Cancelling the awaiting task (timeout, client gone) cancels the future: the job is dropped if it
-        # has not started, and its rows are discarded if it has.
-        return await job.future
+        # Cancelling the awaiting task (timeout, client gone) cancels the future: the job leaves the queue
+        # (so its inputs stop counting against --max-queue) if it has not started, and its rows are
+        # discarded, or the rest of its batch not computed, if it has.
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            self._withdraw(job)
+            raise
+
+    def _withdraw(self, job: _Job) -> None:
+        with self._cond:
+            try:
+                self._jobs.remove(job)
+            except ValueError:
+                return  # a worker has it already
+            self._queued -= len(job.items)
+            self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
 
     def _take(self) -> list[_Job] | None:
         with self._cond:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lexsent.encoder import RunAbandonedError, Vectors
+from lexsent.errors import OverloadedError
 from lexsent.tokenizer import Tokenized
 from server.batcher import Batcher
 from server.metrics import Metrics
@@ -93,6 +94,24 @@ async def test_a_cancelled_queued_job_is_not_run(batcher: tuple[Batcher, GatedEn
     assert (await kept).tolist() == [[3, 3]]
     assert gone.cancelled()
     assert encoder.runs == [[1], [3]]
+
+
+async def test_a_cancelled_queued_job_frees_its_queue_room(batcher: tuple[Batcher, GatedEncoder]) -> None:
+    b, encoder = batcher
+    first = asyncio.create_task(b.run([item(1)]))
+    await asyncio.to_thread(encoder.started.wait, 10)
+    big = asyncio.create_task(b.run([item(i) for i in range(100)]))  # fills the queue (limit 100)
+    await asyncio.sleep(0.05)
+    with pytest.raises(OverloadedError):
+        await b.run([item(5)])
+    big.cancel()
+    await asyncio.sleep(0)
+    assert b._queued == 0  # room again at once, not when a worker gets round to dropping it
+    after = asyncio.create_task(b.run([item(7)]))
+    await asyncio.sleep(0.05)
+    encoder.gate.set()
+    await first
+    assert (await after).tolist() == [[7, 3]] and encoder.runs == [[1], [7]]
 
 
 async def test_a_running_batch_whose_callers_all_left_is_abandoned(batcher: tuple[Batcher, GatedEncoder]) -> None:
