@@ -77,7 +77,10 @@ class TextTokenizer:
                 raise InvalidInputError(f"input[{i}] is an empty string")
         return [str(t) for t in items]
 
-    def __call__(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> list[Tokenized]:
+    def __call__(
+        self, texts: Sequence[object], policy: LongInputPolicy | None = None, *, first: int = 0
+    ) -> list[Tokenized]:
+        """`first`: the position of `texts[0]` in the caller's whole request, for error messages."""
         items = self.validate(texts)
         policy = LongInputPolicy(policy) if policy else self.policy
         out: list[Tokenized] = []
@@ -91,7 +94,7 @@ class TextTokenizer:
             truncated = bool(enc.overflowing)
             if truncated and policy is LongInputPolicy.ERROR:
                 raise InputTooLongError(
-                    f"input[{i}] has {self.count(items[i])} tokens but the model's max_length is "
+                    f"input[{first + i}] has {self.count(items[i])} tokens but the model's max_length is "
                     f"{self.max_length}; shorten it or use the 'truncate' long-input policy"
                 )
             out.append(Tokenized(ids=list(enc.ids), type_ids=list(enc.type_ids), truncated=truncated))

@@ -15,6 +15,7 @@ import openai
 import pytest
 
 import lexsent
+import server.embeddings
 from tests.server.harness import Running, running_server
 
 TEXTS = ["The cat sits on the mat.", "A quick brown fox jumps over the lazy dog.", "Serving embeddings"]
@@ -105,7 +106,9 @@ def test_token_id_inputs_and_dimensions(tiny_server: Running, tiny_bundle: Path)
     assert too_many.status_code == 422 and f"dimension {encoder.dim}" in too_many.json()["error"]["message"]
 
 
-def test_long_input_is_flagged_or_refused(tiny_server: Running, tiny_bundle: Path) -> None:
+def test_long_input_is_flagged_or_refused(
+    tiny_server: Running, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     encoder = lexsent.load(tiny_bundle, threads=1)
     long_text = "word " * (encoder.manifest.max_length * 2)
     url = f"{tiny_server.http_url}/v1/embeddings"
@@ -114,6 +117,15 @@ def test_long_input_is_flagged_or_refused(tiny_server: Running, tiny_bundle: Pat
     assert cut["data"][0]["tokens"] == encoder.manifest.max_length
     refused = httpx.post(url, json={"input": [long_text], "long_input": "error"})
     assert refused.status_code == 422 and "max_length" in refused.json()["error"]["message"]
+    # A large request is tokenised in slices off the loop; errors still name the input's own position.
+    monkeypatch.setattr(server.embeddings, "TOKENIZE_SLICE_CHARS", 500)
+    many = ["hello there " * 4] * 300  # 14,400 characters: 29 slices
+    sliced = httpx.post(url, json={"input": many}).json()["data"]
+    np.testing.assert_allclose([d["embedding"] for d in sliced[::50]], encoder.encode(many[::50]), atol=1e-6)
+    refused = httpx.post(url, json={"input": [*many, long_text], "long_input": "error"})
+    assert refused.status_code == 422 and refused.json()["error"]["message"].startswith("input[300] has")
+    blank = httpx.post(url, json={"input": [*many, " "]})
+    assert blank.status_code == 422 and "input[300] is an empty string" in blank.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
