@@ -23,7 +23,7 @@ from exporter.head import EmbeddingHead
 from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32, require_int8
 from exporter.probes import probe_batches
 from exporter.source import read_source
-from exporter.staging import publish, staging_dir
+from exporter.staging import publish, require_replaceable, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
 from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
@@ -91,9 +91,12 @@ def export_bundle(
     threads: int = 2,
 ) -> Path:
     """Export `src` into bundle directory `out` (and `out-int8` with `quantize="int8"`); returns `out`."""
+    out = Path(out)
+    require_replaceable(out)  # before minutes of work, not at the end
+    if quantize:
+        require_replaceable(int8_path(out))
     torch.set_num_threads(threads)
     source = read_source(src)
-    out = Path(out)
     chosen_pooling = Pooling(pooling) if pooling else (source.pooling or Pooling.MEAN)
     chosen_normalize = source.normalize if normalize is None else normalize
     chosen_normalize = True if chosen_normalize is None else chosen_normalize

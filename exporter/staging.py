@@ -13,12 +13,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lexsent.errors import ExportError
+from lexsent.manifest import MANIFEST_FILE
+
+
+def require_replaceable(out: Path) -> None:
+    """Publishing replaces `out`: refuse anything there that is not a bundle (a user's folder, the source
+    model itself), before any work is done."""
+    if out.exists() and not (out / MANIFEST_FILE).is_file():
+        raise ExportError(
+            f"{out} exists and is not a lexsent bundle (no {MANIFEST_FILE}); an export replaces its target, "
+            "so choose another --out (a bundle there is replaced)"
+        )
+
 
 @contextmanager
 def staging_dir(out: Path) -> Iterator[Path]:
     """A fresh hidden directory beside `out` (same filesystem, so publishing is a rename); removed on exit."""
+    require_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would keep other users (a service account) out
     try:
         yield staging
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,32 @@ def test_reexport_replaces_bundle(tmp_path: Path) -> None:
     export_bundle(src, tmp_path / "b", pooling="cls")
     assert json.loads((tmp_path / "b" / "lexsent.json").read_text())["pooling"] == "cls"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "src"]
+
+
+def test_never_replaces_what_is_not_a_bundle(tmp_path: Path) -> None:
+    """Publishing replaces the target: a user's folder, or the source model itself, must be refused."""
+    src = make_tiny_model("bert", tmp_path / "src")
+    folder = tmp_path / "mydocs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    for out in (folder, src, tmp_path):
+        with pytest.raises(ExportError, match="exists and is not a lexsent bundle"):
+            export_bundle(src, out)
+    (tmp_path / "b-int8").mkdir()  # the int8 target too, and before the fp32 one is written
+    with pytest.raises(ExportError, match="b-int8 exists and is not a lexsent bundle"):
+        export_bundle(src, tmp_path / "b", quantize="int8")
+    assert (folder / "notes.txt").read_text() == "precious" and (src / "config.json").exists()
+    assert not (tmp_path / "b").exists()
+
+
+def test_bundles_are_readable_by_other_users(tmp_path: Path) -> None:
+    src = make_tiny_model("bert", tmp_path / "src")
+    previous = os.umask(0o022)
+    try:
+        out = export_bundle(src, tmp_path / "b")
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o755  # as mkdir makes it, not mkdtemp's 0700
 
 
 def test_rejects_non_model_directory(tmp_path: Path) -> None:
