@@ -53,6 +53,16 @@ def _copy_tokenizer(backbone: Path, source: Path, target: Path) -> None:
     fast.backend_tokenizer.save(str(target))
 
 
+def _require_matching_vocabulary(tokens: int, model_vocab: int, src: str | Path) -> None:
+    """transformers builds a tokenizer of special tokens only when a directory has no tokenizer files, and
+    parity cannot notice (both sides see the same [UNK]s): every word would embed alike."""
+    if model_vocab and tokens < model_vocab // 2:
+        raise ExportError(
+            f"{src}: its tokenizer has {tokens} tokens but the model's vocabulary has {model_vocab}; the "
+            "directory lacks its tokenizer files (tokenizer.json, or vocab.txt / sentencepiece model)"
+        )
+
+
 def _load_backbone(path: Path) -> torch.nn.Module:
     try:
         model = AutoModel.from_pretrained(str(path), local_files_only=True, attn_implementation="eager")
@@ -109,6 +119,7 @@ def export_bundle(
     with staging_dir(out) as staging:
         _copy_tokenizer(source.backbone_path, source.path, staging / TOKENIZER_FILE)
         tokenizer = TextTokenizer(staging / TOKENIZER_FILE, length)
+        _require_matching_vocabulary(tokenizer.vocab_size, int(getattr(backbone.config, "vocab_size", 0) or 0), src)
         batches = probe_batches(tokenizer)
         raw = staging / "raw.onnx"
         export_onnx(head, pad_batch(batches[0], tokenizer.pad_id), inputs, raw)

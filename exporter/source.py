@@ -14,11 +14,6 @@ from typing import Any
 from lexsent.errors import ExportError
 from lexsent.manifest import Pooling
 
-_ST_POOLING_KEYS = {
-    "pooling_mode_mean_tokens": Pooling.MEAN,
-    "pooling_mode_cls_token": Pooling.CLS,
-    "pooling_mode_max_tokens": Pooling.MAX,
-}
 # RoBERTa-style models offset positions by padding_idx + 1, so two positions are unusable.
 _OFFSET_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer"}
 
@@ -46,7 +41,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _sentence_transformers_config(path: Path) -> tuple[Path, Pooling | None, bool | None, int | None]:
-    modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path / 'modules.json'}: cannot read JSON ({exc})") from exc
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise ExportError(f"{path / 'modules.json'}: expected a list of module objects")
     backbone, pooling, normalize, max_length = path, None, False, None
     for module in modules:
         kind = str(module.get("type", ""))
@@ -57,14 +57,30 @@ def _sentence_transformers_config(path: Path) -> tuple[Path, Pooling | None, boo
                 if (sub / name).is_file():
                     max_length = _read_json(sub / name).get("max_seq_length")
         elif kind.endswith("Pooling"):
-            config = _read_json(sub / "config.json")
-            chosen = [mode for key, mode in _ST_POOLING_KEYS.items() if config.get(key)]
-            if len(chosen) != 1:
-                raise ExportError(f"{sub}: exactly one of mean/cls/max pooling is supported, config has {chosen}")
-            pooling = chosen[0]
+            pooling = _st_pooling(sub, _read_json(sub / "config.json"))
         elif kind.endswith("Normalize"):
             normalize = True
+        else:  # a Dense projection, say: leaving it out would export a different model that passes parity
+            raise ExportError(
+                f"{path}: sentence-transformers module {kind or '?'} ({sub.name}) is not supported; lexsent "
+                "exports Transformer, Pooling (mean, cls or max) and Normalize"
+            )
     return backbone, pooling, normalize, max_length
+
+
+def _st_pooling(sub: Path, config: dict[str, Any]) -> Pooling:
+    """Both Pooling config formats: `{"pooling_mode": "mean"}` (newer) and `pooling_mode_*_tokens` flags."""
+    if "pooling_mode" in config:
+        chosen = [str(config["pooling_mode"])]
+    else:
+        chosen = [
+            key.removeprefix("pooling_mode_") for key, on in config.items() if key.startswith("pooling_mode_") and on
+        ]
+    modes = {"mean": Pooling.MEAN, "mean_tokens": Pooling.MEAN, "cls": Pooling.CLS, "cls_token": Pooling.CLS,
+             "max": Pooling.MAX, "max_tokens": Pooling.MAX}  # fmt: skip
+    if len(chosen) != 1 or chosen[0] not in modes:
+        raise ExportError(f"{sub}: pooling {chosen} is not supported; lexsent exports exactly one of mean, cls or max")
+    return modes[chosen[0]]
 
 
 def read_source(path: str | Path) -> Source:

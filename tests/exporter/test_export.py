@@ -114,6 +114,55 @@ def test_bundles_are_readable_by_other_users(tmp_path: Path) -> None:
     assert out.stat().st_mode & 0o777 == 0o755  # as mkdir makes it, not mkdtemp's 0700
 
 
+def _sentence_transformers_dir(root: Path, pooling: dict[str, object], extra: list[dict[str, str]]) -> Path:
+    src = make_tiny_model("bert", root)  # the Transformer module at the top level, as ST saves it
+    (root / "1_Pooling").mkdir()
+    (root / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        *extra,
+    ]
+    (root / "modules.json").write_text(json.dumps(modules))
+    return src
+
+
+@pytest.mark.parametrize(
+    ("pooling", "extra", "refusal"),
+    [
+        ({"pooling_mode": "cls"}, [], None),  # the newer config format
+        ({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}, [], None),
+        ({"pooling_mode": "mean_sqrt_len_tokens"}, [], r"pooling \['mean_sqrt_len_tokens'\] is not supported"),
+        ({"pooling_mode_mean_tokens": True, "pooling_mode_mean_sqrt_len_tokens": True}, [], "exactly one of"),
+        (
+            {"pooling_mode": "mean"},
+            [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}],
+            r"module sentence_transformers\.models\.Dense \(2_Dense\) is not supported",
+        ),
+    ],
+)
+def test_sentence_transformers_modules_are_honoured_or_refused(
+    tmp_path: Path, pooling: dict[str, object], extra: list[dict[str, str]], refusal: str | None
+) -> None:
+    """A module left out (a Dense projection, an unsupported pooling) would export another model that
+    still passes parity, since parity compares with the exporter's own torch head."""
+    src = _sentence_transformers_dir(tmp_path / "st", pooling, extra)
+    if refusal is None:
+        out = export_bundle(src, tmp_path / "b")
+        assert json.loads((out / "lexsent.json").read_text())["pooling"] == "cls"
+    else:
+        with pytest.raises(ExportError, match=refusal):
+            export_bundle(src, tmp_path / "b")
+
+
+def test_a_source_without_tokenizer_files_is_refused(tmp_path: Path) -> None:
+    src = make_tiny_model("bert", tmp_path / "src")
+    (src / "tokenizer.json").unlink()  # transformers would make a tokenizer of its special tokens alone
+    with pytest.raises(ExportError, match="lacks its tokenizer files"):
+        export_bundle(src, tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
 def test_rejects_non_model_directory(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"missing config\.json"):
         export_bundle(tmp_path, tmp_path / "out")
