@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lexsent.errors import InputTooLongError, InvalidInputError
 from lexsent.tokenizer import LongInputPolicy
 
 if TYPE_CHECKING:
@@ -39,17 +40,31 @@ def run(args: argparse.Namespace) -> int:
     if args.texts:
         _emit(encoder, args.texts)
         return 0
+    if args.batch_size < 1:
+        raise InvalidInputError("--batch-size must be at least 1")
     chunk: list[str] = []
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        if text:
+    numbers: list[int] = []  # the stdin line of each text in `chunk`, for error messages
+    for number, line in enumerate(sys.stdin, 1):
+        text = line.rstrip("\r\n").removeprefix("\ufeff" if number == 1 else "")
+        if text.strip():  # blank and whitespace-only lines are skipped
             chunk.append(text)
+            numbers.append(number)
         if len(chunk) >= args.batch_size:
-            _emit(encoder, chunk)
-            chunk = []
+            _emit_lines(encoder, chunk, numbers)
+            chunk, numbers = [], []
     if chunk:
-        _emit(encoder, chunk)
+        _emit_lines(encoder, chunk, numbers)
     return 0
+
+
+def _emit_lines(encoder: Encoder, texts: list[str], numbers: list[int]) -> None:
+    try:
+        _emit(encoder, texts)
+    except InputTooLongError as exc:
+        raise InvalidInputError(
+            f"stdin line {numbers[exc.index]} is longer than the model's max_length "
+            f"({encoder.manifest.max_length} tokens); shorten it or use --long-input truncate"
+        ) from None
 
 
 def _emit(encoder: Encoder, texts: list[str]) -> None:

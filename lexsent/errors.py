@@ -62,7 +62,12 @@ class InvalidInputError(LexsentError):
 
 
 class InputTooLongError(InvalidInputError):
-    """An input exceeds the model's max length under the `error` long-input policy."""
+    """An input exceeds the model's max length under the `error` long-input policy; `index` is its
+    position in the batch, so a caller can name it its own way (the CLI: a stdin line number)."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class BadRequestError(LexsentError):

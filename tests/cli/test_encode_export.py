@@ -39,9 +39,13 @@ def test_encode_default_model_from_args(default_bundle: Path) -> None:
 
 
 def test_encode_reads_stdin(tiny_bundle: Path) -> None:
-    done = _lexsent("encode", "--model", str(tiny_bundle), "--batch-size", "2", stdin="a\nb\n\nc\n")
+    stdin = "\ufeffa\r\nb\n\n   \nc\n"  # a BOM, CRLF, a blank and a whitespace-only line
+    done = _lexsent("encode", "--model", str(tiny_bundle), "--batch-size", "2", stdin=stdin)
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["text"] for line in done.stdout.splitlines()] == ["a", "b", "c"]
+    long = "a\nb\nc\n\n" + "word " * 200 + "\n"
+    done = _lexsent("encode", "--model", str(tiny_bundle), "--batch-size", "2", "--long-input", "error", stdin=long)
+    assert done.returncode == 2 and "stdin line 5 is longer than the model's max_length (64 tokens)" in done.stderr
 
 
 def test_encode_long_input_error_policy(tiny_bundle: Path) -> None:
