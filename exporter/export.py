@@ -26,7 +26,7 @@ from exporter.source import read_source
 from exporter.staging import publish, require_replaceable, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
-from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
+from lexsent.manifest import MODEL_FILE, NAME_PATTERN, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
 from lexsent.padding import pad_batch
 from lexsent.tokenizer import TextTokenizer, Tokenized
 
@@ -51,6 +51,20 @@ def _copy_tokenizer(backbone: Path, source: Path, target: Path) -> None:
     if not getattr(fast, "is_fast", False):
         raise ExportError(f"{backbone}: no tokenizer.json and no fast tokenizer to convert")
     fast.backend_tokenizer.save(str(target))
+
+
+def _require_settings(name: str, max_length: int | None, threads: int) -> None:
+    """Settings checked before any work: a bad one would otherwise surface as a traceback, some only
+    after the whole export has run (the name is checked when the manifest is written)."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ExportError(
+            f"bundle name {name!r} is not allowed: letters, digits, '.', '_' and '-', starting with a letter "
+            "or digit (set --name, or name the --out directory so)"
+        )
+    if max_length is not None and max_length < 2:
+        raise ExportError(f"--max-length must be at least 2 (room for the special tokens), got {max_length}")
+    if threads < 1:
+        raise ExportError(f"--threads must be at least 1, got {threads}")
 
 
 def _require_matching_vocabulary(tokens: int, model_vocab: int, src: str | Path) -> None:
@@ -102,6 +116,7 @@ def export_bundle(
 ) -> Path:
     """Export `src` into bundle directory `out` (and `out-int8` with `quantize="int8"`); returns `out`."""
     out = Path(out)
+    _require_settings(name or out.resolve().name, max_length, threads)
     require_replaceable(out)  # before minutes of work, not at the end
     if quantize:
         require_replaceable(int8_path(out))

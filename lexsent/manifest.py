@@ -7,6 +7,7 @@ know about post-processing is recorded here, and the graph already implements it
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lexsent.errors import BundleError
 
 MANIFEST_FILE = "lexsent.json"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*")  # served as `model`: no spaces or slashes
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -54,7 +56,7 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+    name: str = Field(min_length=1, pattern=f"^{NAME_PATTERN.pattern}$")
     kind: ModelKind
     architecture: str
     dim: int = Field(gt=0)

@@ -163,6 +163,19 @@ def test_a_source_without_tokenizer_files_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"name": "my model"}, "bundle name 'my model' is not allowed"),
+        ({"max_length": 1}, "--max-length must be at least 2"),
+        ({"threads": 0}, "--threads must be at least 1"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(tmp_path: Path, options: dict[str, object], message: str) -> None:
+    with pytest.raises(ExportError, match=message):
+        export_bundle(tmp_path / "not even read", tmp_path / "b", **options)  # type: ignore[arg-type]
+
+
 def test_rejects_non_model_directory(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"missing config\.json"):
         export_bundle(tmp_path, tmp_path / "out")
