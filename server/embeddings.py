@@ -129,6 +129,14 @@ class EmbeddingsService:
 
         return await self.core.call(LIST_MODELS, token, work)
 
+    async def get_model(self, name: str, token: str | None) -> Manifest:
+        """One served model's manifest (a NotFoundError naming the served ones otherwise)."""
+
+        async def work() -> Manifest:
+            return self.models.get(name).manifest
+
+        return await self.core.call(LIST_MODELS, token, work, model=self._label(name))
+
     async def _embed(self, request: EmbedRequest) -> EmbedResult:
         encoder = self.models.get(request.model)
         tokens = await self._tokenize(encoder, request)

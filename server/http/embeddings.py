@@ -114,9 +114,16 @@ def routes(service: Service) -> list[BaseRoute]:
         default = embeddings.models.default
         return JSONResponse({"object": "list", "data": [model_card(m, default) for m in manifests]})
 
+    @endpoint(service.core, LIST_MODELS)
+    async def get_model(request: Request) -> Response:
+        """OpenAI's `GET /v1/models/{model}` (the SDK's `models.retrieve`)."""
+        manifest = await embeddings.get_model(request.path_params["model"], api_token(request))
+        return JSONResponse(model_card(manifest, embeddings.models.default))
+
     return [
         Route("/v1/embeddings", create_embeddings, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model}", get_model, methods=["GET"]),
     ]
 
 
@@ -135,5 +142,8 @@ def openapi(components: Components) -> dict[str, Any]:
             "get": operation(
                 components, "Served models with their manifest fields", response=ModelList, errors=(401, 503)
             )
+        },
+        "/v1/models/{model}": {
+            "get": operation(components, "One served model", response=ModelCard, errors=(401, 404, 503))
         },
     }

@@ -68,6 +68,10 @@ def test_openai_sdk_float_and_base64_match_lexsent_encode(
     np.testing.assert_allclose(as_sdk, as_float, atol=1e-7)
     assert floats.model == minilm.name
     assert floats.usage.prompt_tokens == sum(len(t) for t in minilm.tokenize(TEXTS))
+    card = client.models.retrieve(f"{minilm.name}-int8")  # GET /v1/models/{model}
+    assert card.id == f"{minilm.name}-int8" and card.model_extra["precision"] == "int8"
+    with pytest.raises(openai.NotFoundError, match="served models"):
+        client.models.retrieve("gpt-4")
 
 
 def test_model_routing_and_default(minilm_server: Running, minilm: lexsent.Encoder) -> None:
