@@ -130,11 +130,17 @@ def run(args: argparse.Namespace) -> int:
 def _refuse_repeats(ids: list[Any]) -> None:
     """Before anything is sent: a repeated id would overwrite an earlier record, and the resume's
     binary search assumes that the stored points are exactly a prefix of the file."""
-    first: dict[Any, int] = {}
+    from lexsent.collections.ids import first_repeat, validate_id
+
     for position, point_id in enumerate(ids, 1):
-        if point_id in first:
-            raise InvalidInputError(f"record {position} repeats the id {point_id!r} of record {first[point_id]}")
-        first[point_id] = position
+        try:
+            validate_id(point_id)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"record {position}: {exc.message}") from None
+    repeat = first_repeat(ids)
+    if repeat is not None:
+        first, second = repeat
+        raise InvalidInputError(f"record {second + 1} repeats the id {ids[second]!r} of record {first + 1}")
 
 
 def _ingest(args: argparse.Namespace) -> int:

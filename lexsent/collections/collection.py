@@ -24,7 +24,7 @@ from lexsent.collections import indexes, snapshot
 from lexsent.collections.config import CollectionConfig, Metric, Scoring
 from lexsent.collections.filters import compile_filter
 from lexsent.collections.fsio import Disk
-from lexsent.collections.ids import PointId, validate_id, validate_ids
+from lexsent.collections.ids import PointId, first_repeat, validate_id, validate_ids
 from lexsent.collections.indexes import SearchOptions, VectorIndex
 from lexsent.collections.rwlock import ReadWriteLock
 from lexsent.collections.search import View, margin_rows, search_rows
@@ -90,20 +90,6 @@ def _nesting(value: object, limit: int) -> int:
         return 0
     children = value.values() if isinstance(value, dict) else value
     return 1 + max((_nesting(child, limit - 1) for child in children), default=0)
-
-
-def _refuse_repeats(point_ids: list[PointId]) -> None:
-    """One id twice in a batch is almost always a caller's bug (the later copy would silently win)."""
-    if len(set(point_ids)) == len(point_ids):
-        return
-    first: dict[PointId, int] = {}
-    for i, point_id in enumerate(point_ids):
-        if point_id in first:
-            raise InvalidInputError(
-                f"point id {point_id!r} appears twice in this upsert (rows {first[point_id]} and {i}, 0-based); "
-                "ids must be unique within one request"
-            )
-        first[point_id] = i
 
 
 def _validate_metadata(metadata: object, row: int | None) -> MetadataRow:
@@ -192,7 +178,12 @@ class Collection:
         point_ids = validate_ids(ids)
         if not 1 <= len(point_ids) <= MAX_BATCH:
             raise InvalidInputError(f"an upsert needs 1-{MAX_BATCH} points, got {len(point_ids)}")
-        _refuse_repeats(point_ids)
+        repeat = first_repeat(point_ids)
+        if repeat is not None:
+            raise InvalidInputError(
+                f"point id {point_ids[repeat[1]]!r} appears twice in this upsert (rows {repeat[0]} and {repeat[1]}, "
+                "0-based); ids must be unique within one request"
+            )
         matrix = validate_vectors(vectors, self.config.dim, self.config.metric)
         rows = metadata or [None] * len(point_ids)
         metas = [_validate_metadata(m, i if len(rows) > 1 else None) for i, m in enumerate(rows)]

@@ -30,6 +30,17 @@ def validate_ids(values: Iterable[object]) -> list[PointId]:
     return [validate_id(value) for value in values]
 
 
+def first_repeat(ids: Iterable[PointId]) -> tuple[int, int] | None:
+    """Positions (first, second) of the first id that occurs twice, or None: within one write, a repeat
+    is almost always the caller's bug, as the later copy would silently win."""
+    seen: dict[PointId, int] = {}
+    for position, point_id in enumerate(ids):
+        if point_id in seen:
+            return seen[point_id], position
+        seen[point_id] = position
+    return None
+
+
 class IdMap:
     """Bidirectional map external id ⇄ row; rows are append-only and a dead row maps to None."""
 

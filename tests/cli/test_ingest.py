@@ -77,6 +77,9 @@ def test_bad_records_and_unreachable_server(
     path.write_text("".join(json.dumps({"id": i, "text": "t"}) + "\n" for i in ("a", "b", "a")))
     assert ingest(server, str(path), "--collection", "bad") == 2
     assert "record 3 repeats the id 'a' of record 1" in capsys.readouterr().err
+    path.write_text(json.dumps({"id": "a", "text": "t"}) + "\n" + json.dumps({"id": [1], "text": "t"}) + "\n")
+    assert ingest(server, str(path), "--collection", "bad") == 2  # was a TypeError traceback (unhashable)
+    assert "record 2: point id must be a string or an integer" in capsys.readouterr().err
     with Client(server.http_url) as client:
         assert "bad" not in [c.name for c in client.list_collections()]  # refused before anything was sent
     good = tmp_path / "good.txt"
