@@ -58,12 +58,9 @@ def _run(args: argparse.Namespace) -> int:
     from lexsent.margin import MiningStrategy, Scoring, default_threshold, mine
 
     source, target = _lines(args.source), _lines(args.target)
-    model = args.model
-    if model == "default":  # the exporter (torch) only for the packaged model
-        from exporter.default_model import resolve_bundle
+    from exporter.default_model import resolve_bundle
 
-        model = resolve_bundle(model)
-    encoder = lexsent.load(model, threads=args.threads)
+    encoder = lexsent.load(resolve_bundle(args.model), threads=args.threads)
     scoring = Scoring(args.scoring)
     threshold = default_threshold(scoring, encoder.manifest.evaluation) if args.threshold is None else args.threshold
     pairs = mine(

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 import lexsent
-from exporter.export import Quantization, export_bundle, int8_path
+from exporter.staging import int8_path
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError, ExportError
 from lexsent.fingerprint import fingerprint_files
@@ -52,6 +52,8 @@ def ensure_default_model(data_dir: Path, *, int8: bool = False) -> Path:
             return wanted
         except BundleError:
             log.info("exporting the default model %s into %s (first run)", DEFAULT_NAME, out)
+        from exporter.export import Quantization, export_bundle  # torch: only when there is work for it
+
         export_bundle(source, out, name=DEFAULT_NAME, quantize=Quantization.INT8)
     return wanted
 

@@ -23,7 +23,7 @@ from exporter.head import EmbeddingHead
 from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32, require_int8
 from exporter.probes import probe_batches
 from exporter.source import read_source
-from exporter.staging import publish, require_replaceable, staging_dir
+from exporter.staging import int8_path, publish, require_replaceable, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
 from lexsent.manifest import MODEL_FILE, NAME_PATTERN, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
@@ -35,11 +35,6 @@ log = logging.getLogger(__name__)
 
 class Quantization(StrEnum):
     INT8 = "int8"
-
-
-def int8_path(out: Path) -> Path:
-    """Where the int8 bundle of `out` goes: `DIR-int8` beside it."""
-    return out.with_name(out.name + "-int8")
 
 
 def _copy_tokenizer(backbone: Path, source: Path, target: Path) -> None:

@@ -17,6 +17,11 @@ from lexsent.errors import ExportError
 from lexsent.manifest import MANIFEST_FILE
 
 
+def int8_path(out: Path) -> Path:
+    """Where the int8 bundle of `out` goes: `DIR-int8` beside it."""
+    return out.with_name(out.name + "-int8")
+
+
 def require_replaceable(out: Path) -> None:
     """Publishing replaces `out`: refuse anything there that is not a bundle (a user's folder, the source
     model itself), before any work is done."""

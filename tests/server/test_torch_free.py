@@ -3,6 +3,7 @@ Docker runtime image) answers over HTTP and gRPC with the vectors `lexsent.load(
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,13 @@ def test_serve_runs_without_torch(default_bundle: Path, tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=30)
     assert process.returncode == 0, log_path.read_text()
+
+
+def test_the_cached_default_model_is_found_without_torch(default_bundle: Path) -> None:
+    """`lexsent serve` / `encode` with no model resolve the default bundle; torch is needed only to export it."""
+    data_dir = default_bundle.parent.parent
+    command = [sys.executable, "-c", BLOCKED_SERVE, "encode", "--data-dir", str(data_dir), "--threads", "1", "hi"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = lexsent.load(default_bundle, threads=1).encode(["hi"])[0]
+    np.testing.assert_allclose(json.loads(done.stdout)["embedding"], expected, atol=1e-5)

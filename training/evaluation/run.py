@@ -41,7 +41,7 @@ def record(bundle: Path, scores: dict[str, float]) -> None:
 
 
 def run_cli(args: argparse.Namespace, tasks: Sequence[Task]) -> int:
-    from exporter.default_model import resolve_bundle  # imports torch: only once it is needed
+    from exporter.default_model import resolve_bundle
 
     bundle = resolve_bundle(args.bundle)
     scores = evaluate(bundle, tasks, args)
