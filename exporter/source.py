@@ -14,6 +14,15 @@ from typing import Any
 from lexsent.errors import ExportError
 from lexsent.manifest import Pooling
 
+# sentence-transformers pooling modes, as `pooling_mode` values and as `pooling_mode_<mode>` flag names.
+_ST_POOLING_MODES = {
+    "mean": Pooling.MEAN,
+    "mean_tokens": Pooling.MEAN,
+    "cls": Pooling.CLS,
+    "cls_token": Pooling.CLS,
+    "max": Pooling.MAX,
+    "max_tokens": Pooling.MAX,
+}
 # RoBERTa-style models offset positions by padding_idx + 1, so two positions are unusable.
 _OFFSET_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer"}
 
@@ -76,11 +85,9 @@ def _st_pooling(sub: Path, config: dict[str, Any]) -> Pooling:
         chosen = [
             key.removeprefix("pooling_mode_") for key, on in config.items() if key.startswith("pooling_mode_") and on
         ]
-    modes = {"mean": Pooling.MEAN, "mean_tokens": Pooling.MEAN, "cls": Pooling.CLS, "cls_token": Pooling.CLS,
-             "max": Pooling.MAX, "max_tokens": Pooling.MAX}  # fmt: skip
-    if len(chosen) != 1 or chosen[0] not in modes:
+    if len(chosen) != 1 or chosen[0] not in _ST_POOLING_MODES:
         raise ExportError(f"{sub}: pooling {chosen} is not supported; lexsent exports exactly one of mean, cls or max")
-    return modes[chosen[0]]
+    return _ST_POOLING_MODES[chosen[0]]
 
 
 def read_source(path: str | Path) -> Source:

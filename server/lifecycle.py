@@ -73,10 +73,9 @@ class Lifecycle:
         self.state = State.DRAINING
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
         except TimeoutError:
             pass
-        else:
-            return True
         self.cut_off = True
         now = asyncio.get_running_loop().time()
         for deadline in self._deadlines:

@@ -40,6 +40,11 @@ def new_request_id(supplied: str | None) -> str:
     return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
+def _request_id(record: logging.LogRecord) -> str:
+    """Stamped on the record by `BackgroundHandler.emit`; else the current request's."""
+    return getattr(record, "request_id", None) or request_id.get()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -47,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or request_id.get(),
+            "request_id": _request_id(record),
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
@@ -62,7 +67,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {"request_id": getattr(record, "request_id", None) or request_id.get()}
+        fields = {"request_id": _request_id(record)}
         fields.update(getattr(record, "fields", {}))
         return f"{super().format(record)} " + " ".join(f"{key}={value}" for key, value in fields.items())
 

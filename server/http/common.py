@@ -69,17 +69,16 @@ async def unless_client_leaves(request: Request, work: Callable[[], Awaitable[Re
     current = asyncio.current_task()
     assert current is not None
 
-    async def watch() -> bool:
+    async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             continue
         current.cancel()
-        return True
 
     watcher = asyncio.create_task(watch())
     try:
         return await work()
     except asyncio.CancelledError:
-        if not (watcher.done() and not watcher.cancelled() and watcher.result()):
+        if not watcher.done() or watcher.cancelled() or watcher.exception() is not None:
             raise  # not ours: a shutdown or the server's own cancellation
         current.uncancel()
         return Response(status_code=CLIENT_CLOSED)
