@@ -6,7 +6,9 @@ interrupted export never leaves a half-written or unverified bundle where a serv
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from lexsent.errors import ExportError
 from lexsent.manifest import MANIFEST_FILE
+
+log = logging.getLogger(__name__)
 
 
 def int8_path(out: Path) -> Path:
@@ -32,12 +36,35 @@ def require_replaceable(out: Path) -> None:
         )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _remove_abandoned(out: Path) -> None:
+    """A killed export (SIGKILL, power loss) cannot run its cleanup, so its staging directory, named after
+    its process, is removed by the next export of the same target once that process is gone. Directories
+    caught mid-publish (`.done`) are left alone: they may hold the only complete copy."""
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(\d+)\.[^.]+")
+    for entry in out.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_dir() and not _alive(int(match.group(1))):
+            log.warning("removing %s, left by an interrupted export", entry)
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 @contextmanager
 def staging_dir(out: Path) -> Iterator[Path]:
     """A fresh hidden directory beside `out` (same filesystem, so publishing is a rename); removed on exit."""
     require_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    _remove_abandoned(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would keep other users (a service account) out

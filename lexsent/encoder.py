@@ -18,7 +18,7 @@ import onnxruntime as ort
 from lexsent.batching import plan_batches
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError
-from lexsent.manifest import Manifest
+from lexsent.manifest import MANIFEST_FILE, Manifest
 from lexsent.padding import pad_batch
 from lexsent.tokenizer import LongInputPolicy, TextTokenizer, Tokenized
 
@@ -104,6 +104,20 @@ class Encoder:
         missing = {"input_ids", "attention_mask"} - set(self._inputs)
         if missing:
             raise BundleError(f"{bundle.model_path}: graph lacks inputs {sorted(missing)}")
+        self._require_output_dim()
+
+    def _require_output_dim(self) -> None:
+        """The manifest is not fingerprinted, so a hand edit of `dim` would otherwise surface as a shape
+        error on the first request; the graph's declared width is checked against it at load instead."""
+        outputs = {o.name: o.shape for o in self.session.get_outputs()}
+        if "embedding" not in outputs:
+            raise BundleError(f"{self.bundle.model_path}: graph has no 'embedding' output (has {sorted(outputs)})")
+        width = outputs["embedding"][-1] if outputs["embedding"] else None
+        if isinstance(width, int) and width != self.manifest.dim:
+            raise BundleError(
+                f"{self.bundle.path}: {MANIFEST_FILE} says dim {self.manifest.dim} but the graph's embedding "
+                f"has {width} values; restore the manifest or re-export the bundle"
+            )
 
     @property
     def name(self) -> str:

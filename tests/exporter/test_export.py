@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,27 @@ def test_reexport_replaces_bundle(tmp_path: Path) -> None:
     export_bundle(src, tmp_path / "b", pooling="cls")
     assert json.loads((tmp_path / "b" / "lexsent.json").read_text())["pooling"] == "cls"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "src"]
+
+
+def test_a_killed_exports_staging_is_removed_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL skips cleanup; the next export of the target removes what a dead process left, and only that."""
+    src = make_tiny_model("bert", tmp_path / "src")
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        dead = tmp_path / f".b.{finished.pid}.k1ll3d"
+        live = tmp_path / f".b.{running.pid}.busy"
+        mid_publish = tmp_path / f".b.{finished.pid}.x.done"
+        for leftover in (dead, live, mid_publish):
+            leftover.mkdir()
+            (leftover / "model.onnx").write_bytes(b"partial")
+        export_bundle(src, tmp_path / "b")
+    finally:
+        running.kill()
+        running.wait()
+    assert not dead.exists() and live.exists() and mid_publish.exists()
+    assert lexsent.load(tmp_path / "b").dim > 0
 
 
 def test_never_replaces_what_is_not_a_bundle(tmp_path: Path) -> None:

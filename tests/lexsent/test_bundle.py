@@ -83,3 +83,13 @@ def test_tampered_tokenizer(bundle_copy: Path) -> None:
     tok.write_text(tok.read_text().replace("[UNK]", "[UNX]", 1))
     with pytest.raises(BundleError, match="fingerprint mismatch"):
         Bundle.open(bundle_copy)
+
+
+def test_manifest_dim_must_match_graph(bundle_copy: Path) -> None:
+    path = bundle_copy / "lexsent.json"
+    manifest = json.loads(path.read_text())
+    width = manifest["dim"]
+    manifest["dim"] = width + 1
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=f"says dim {width + 1} but the graph's embedding has {width} values"):
+        lexsent.load(bundle_copy)
