@@ -19,6 +19,7 @@ class ErrorKind(Enum):
     NOT_FOUND = (404, "NOT_FOUND")
     METHOD_NOT_ALLOWED = (405, "UNIMPLEMENTED")
     ALREADY_EXISTS = (409, "ALREADY_EXISTS")
+    REQUEST_TIMEOUT = (408, "DEADLINE_EXCEEDED")
     PAYLOAD_TOO_LARGE = (413, "RESOURCE_EXHAUSTED")
     OVERLOADED = (429, "RESOURCE_EXHAUSTED")
     INTERNAL = (500, "INTERNAL")
@@ -108,6 +109,12 @@ class UnauthenticatedError(LexsentError):
 
 class PermissionDeniedError(LexsentError):
     kind = ErrorKind.PERMISSION_DENIED
+
+
+class RequestTimeoutError(LexsentError):
+    """The request body did not arrive in time (a stalled or deliberately slow upload)."""
+
+    kind = ErrorKind.REQUEST_TIMEOUT
 
 
 class PayloadTooLargeError(LexsentError):

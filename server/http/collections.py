@@ -86,7 +86,6 @@ def _flag(value: str, name: str) -> bool:
 
 
 def routes(service: Service) -> list[BaseRoute]:
-    limit = service.settings.max_body_bytes
 
     def collections() -> CollectionsService:
         svc: CollectionsService = service.collections
@@ -94,7 +93,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, CREATE)
     async def create(request: Request) -> Response:
-        body = validate(CreateRequest, await read_json(request, limit))
+        body = validate(CreateRequest, await read_json(request, service.settings))
         info = await collections().create(body, api_token(request))
         return JSONResponse(info)
 
@@ -115,13 +114,13 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, UPSERT)
     async def upsert(request: Request) -> Response:
-        body = validate(UpsertRequest, await read_json(request, limit))
+        body = validate(UpsertRequest, await read_json(request, service.settings))
         count = await collections().upsert(request.path_params["name"], body, api_token(request))
         return JSONResponse({"count": count})
 
     @endpoint(service.core, REMOVE)
     async def remove(request: Request) -> Response:
-        body = validate(DeleteRequest, await read_json(request, limit))
+        body = validate(DeleteRequest, await read_json(request, service.settings))
         count = await collections().remove(request.path_params["name"], body, api_token(request))
         return JSONResponse({"count": count})
 
@@ -138,7 +137,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, SEARCH)
     async def search(request: Request) -> Response:
-        body = validate(SearchRequest, await read_json(request, limit))
+        body = validate(SearchRequest, await read_json(request, service.settings))
         hits = await collections().search(request.path_params["name"], body, api_token(request))
         return JSONResponse({"results": [hit_body(hit) for hit in hits]})
 
@@ -156,7 +155,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
 
 def openapi(components: Components) -> dict[str, Any]:
-    write_errors = (400, 401, 403, 404, 413, 422, 503, 507)
+    write_errors = (400, 401, 403, 404, 408, 413, 422, 503, 507)
     read_errors = (400, 401, 404, 422, 503)
     return {
         "/v1/collections": {
@@ -165,7 +164,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Create a collection bound to a served model (or a plain vector dimension)",
                 request=CreateRequest,
                 response=CollectionInfo,
-                errors=(400, 401, 403, 404, 409, 422, 503, 507),
+                errors=(400, 401, 403, 404, 408, 409, 422, 503, 507),
             ),
             "get": operation(components, "List collections", response=CollectionList, errors=(401, 503)),
         },

@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 
-from lexsent.errors import BadRequestError, LexsentError, PayloadTooLargeError
+from lexsent.errors import BadRequestError, LexsentError, PayloadTooLargeError, RequestTimeoutError
 from server.auth import Operation, bearer_token
 from server.core import Core
+from server.settings import ServerSettings
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -40,18 +41,28 @@ def too_large(limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(f"request body exceeds the {limit}-byte limit (--max-body-bytes)")
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """Parse the body as JSON, refusing it as soon as it grows past `limit` bytes (never buffering more)."""
+async def read_json(request: Request, settings: ServerSettings) -> Any:
+    """Parse the body as JSON, refusing it as soon as it grows past --max-body-bytes (never buffering
+    more), or when it has not all arrived within --request-timeout: an upload that stalls or trickles
+    (slowloris) would otherwise hold its connection and drain slot for ever."""
+    limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(settings.request_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeoutError(
+            f"the request body did not arrive within {settings.request_timeout:g}s (--request-timeout); "
+            f"{size} bytes were received"
+        ) from None
     try:
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:  # also lone surrogates and NaN literals, which json.loads let through

@@ -94,11 +94,10 @@ def model_card(manifest: Manifest, default: str) -> dict[str, Any]:
 
 def routes(service: Service) -> list[BaseRoute]:
     embeddings: EmbeddingsService = service.embeddings
-    limit = service.settings.max_body_bytes
 
     @endpoint(service.core, EMBED)
     async def create_embeddings(request: Request) -> Response:
-        body = validate(EmbedRequest, await read_json(request, limit))
+        body = validate(EmbedRequest, await read_json(request, service.settings))
 
         async def work() -> Response:
             result = await embeddings.embed(body, api_token(request))
@@ -135,7 +134,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Embed texts or token ids (OpenAI-compatible)",
                 request=EmbedRequest,
                 response=EmbeddingsResponse,
-                errors=(400, 401, 403, 404, 413, 422, 429, 503, 504),
+                errors=(400, 401, 403, 404, 408, 413, 422, 429, 503, 504),
             )
         },
         "/v1/models": {

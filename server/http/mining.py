@@ -35,11 +35,10 @@ def mine_body(result: MineResult) -> dict[str, Any]:
 
 def routes(service: Service) -> list[BaseRoute]:
     mining: MiningService = service.mining
-    limit = service.settings.max_body_bytes
 
     @endpoint(service.core, MINE)
     async def mine(request: Request) -> Response:
-        body = validate(MineRequest, await read_json(request, limit))
+        body = validate(MineRequest, await read_json(request, service.settings))
 
         async def work() -> Response:
             return JSONResponse(mine_body(await mining.mine(body, api_token(request))))
@@ -57,7 +56,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Bitext mining: aligned (source, target) index pairs scoring at least the threshold",
                 request=MineRequest,
                 response=MineResponse,
-                errors=(400, 401, 404, 413, 422, 429, 503, 504),
+                errors=(400, 401, 404, 408, 413, 422, 429, 503, 504),
             )
         }
     }

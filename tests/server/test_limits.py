@@ -1,5 +1,5 @@
 """Limits answer fast and precisely: 413 before buffering, 422 over the batch cap, 429 when the queue
-is full, 504 past the request timeout — on both transports."""
+is full, 504 past the request timeout (408 for a body that stops arriving) — on both transports."""
 
 from __future__ import annotations
 
@@ -87,6 +87,18 @@ def test_request_timeout_gives_504_and_server_recovers(limited: Running) -> None
         assert response.status_code == 504 and "request timeout" in response.json()["error"]["message"]
         gate.release.set()
     assert httpx.post(embed_url(limited), json={"input": "fast"}).status_code == 200
+
+
+def test_a_stalled_upload_gets_408_after_the_request_timeout(limited: Running) -> None:
+    """A body that stops arriving (slowloris) does not hold its connection beyond --request-timeout."""
+    head = "POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100"
+    with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
+        start = time.monotonic()
+        sock.sendall(f"{head}\r\n\r\n".encode() + b'{"input": "stal')
+        reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408") and 2.5 < time.monotonic() - start < 6
+    assert "did not arrive within 3s" in reply and "15 bytes were received" in reply
+    assert httpx.post(embed_url(limited), json={"input": "after"}).status_code == 200
 
 
 async def test_64_concurrent_requests_match_single_requests(tiny_server: Running) -> None:
