@@ -77,16 +77,21 @@ class Batcher:
         for thread in self._threads:
             thread.join()
 
+    def require_room(self, inputs: int) -> None:
+        """Refuse `inputs` more if the queue cannot take them. `run` checks under the lock; callers also
+        check before tokenising, so a full queue answers 429 without spending CPU on the request."""
+        if self._stopping:
+            raise UnavailableError("server is shutting down")
+        if self._queued + inputs > self.max_queue:
+            raise OverloadedError(
+                f"model {self.encoder.name!r} has {self._queued} inputs queued (limit {self.max_queue}); "
+                "retry with backoff"
+            )
+
     async def run(self, items: Sequence[Tokenized]) -> Vectors:
         job = _Job(items, sum(len(t) for t in items), asyncio.get_running_loop().create_future())
         with self._cond:
-            if self._stopping:
-                raise UnavailableError("server is shutting down")
-            if self._queued + len(items) > self.max_queue:
-                raise OverloadedError(
-                    f"model {self.encoder.name!r} has {self._queued} inputs queued (limit {self.max_queue}); "
-                    "retry with backoff"
-                )
+            self.require_room(len(items))
             self._jobs.append(job)
             self._queued += len(items)
             self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)

@@ -161,6 +161,7 @@ class EmbeddingsService:
                 f"request has {len(texts or ids)} inputs; this server takes at most {cap} per request "
                 "(--max-client-batch): split it into several requests"
             )
+        self.batchers[encoder.name].require_room(len(texts or ids))
         if ids:
             return encoder.tokenizer.from_ids(ids, request.long_input)
         tokenizer, policy = encoder.tokenizer, request.long_input

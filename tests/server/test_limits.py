@@ -7,14 +7,16 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
 import pytest
 
+from lexsent.tokenizer import TextTokenizer, Tokenized
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 from tests.server.harness import Gate, Running, running_server
@@ -59,8 +61,18 @@ def test_client_batch_cap_names_the_cap(limited: Running) -> None:
     assert httpx.post(embed_url(limited), json={"input": ["a"] * 4}).status_code == 200
 
 
-def test_full_queue_answers_429_at_once_and_queued_work_completes(limited: Running) -> None:
+def test_full_queue_answers_429_at_once_and_queued_work_completes(
+    limited: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
     body = {"input": ["one", "two", "three", "four"]}
+    tokenised: list[int] = []
+    tokenize = TextTokenizer.__call__
+
+    def counting(self: TextTokenizer, texts: Sequence[object], *args: Any, **kwargs: Any) -> list[Tokenized]:
+        tokenised.append(len(texts))
+        return tokenize(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(TextTokenizer, "__call__", counting)
     stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(limited.grpc_target))
     with Gate(limited, "tiny-bert") as gate, ThreadPoolExecutor(2) as pool:
         running = pool.submit(httpx.post, embed_url(limited), json=body, timeout=10)
@@ -77,6 +89,7 @@ def test_full_queue_answers_429_at_once_and_queued_work_completes(limited: Runni
             stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=body["input"])))
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert ("lexsent-retryable", "1") in info.value.trailing_metadata()  # a full queue: worth a retry
+        assert tokenised == [4, 4]  # the refused requests were not tokenised
         gate.release.set()
         assert running.result().status_code == 200 and queued.result().status_code == 200
 
