@@ -32,6 +32,12 @@ _accounted: ContextVar[bool] = ContextVar("lexsent_accounted", default=False)
 _transport: ContextVar[str] = ContextVar("lexsent_transport", default="")
 
 
+def _internal(operation: Operation) -> LexsentError:
+    """Log the exception being handled (with its traceback) and return what the client is told."""
+    log.exception("%s failed", operation.name)
+    return LexsentError(f"internal error; the server log has details under request id {request_id.get()}")
+
+
 class Core:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
@@ -64,6 +70,10 @@ class Core:
             if not _accounted.get():
                 self.refused(operation.name, transport, exc, started)
             raise
+        except Exception as exc:  # a bug in a transport's conversion, before `call`: still one 500, logged
+            error = _internal(operation)
+            self.refused(operation.name, transport, error, started)
+            raise error from exc
         finally:
             _transport.reset(via)
             _accounted.reset(entered)
@@ -114,10 +124,7 @@ class Core:
             raise
         except Exception as exc:
             status = "internal"
-            log.exception("%s failed", operation.name)
-            raise LexsentError(
-                f"internal error; the server log has details under request id {request_id.get()}"
-            ) from exc
+            raise _internal(operation) from exc
         finally:
             # Counted and logged on the loop's next turn: by then an HTTP route has written its response,
             # so this bookkeeping (about 0.2 ms at c=1, after inference has left the caches cold) stays

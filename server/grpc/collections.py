@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import grpc
+import orjson
 
 from lexsent.errors import InvalidInputError
 from server import collections as concept
 from server.collections import CollectionsService, CreateRequest, DeleteRequest, SearchRequest, UpsertRequest
-from server.grpc.common import api_token, rpc
+from server.grpc.common import api_token, enum_value, rpc
 from server.proto_gen import collections_pb2 as pb
 from server.proto_gen import collections_pb2_grpc as pb_grpc
 from server.service import Service
@@ -36,11 +37,12 @@ def to_point_id(value: str | int) -> Any:
 
 
 def _json(text: str, what: str) -> Any:
+    """Parsed as HTTP bodies are (orjson): NaN literals and nesting past its depth limit are refused."""
     if not text:
         return None
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
         raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
 
 
@@ -81,7 +83,7 @@ def to_search(message: Any) -> SearchRequest:
     body: dict[str, Any] = {
         "k": message.k if message.HasField("k") else 10,
         "filter": _json(message.filter_json, "filter_json"),
-        "scoring": _SCORING.get(message.scoring, "cosine"),
+        "scoring": enum_value(_SCORING, message.scoring, "scoring", "cosine"),
         "nprobe": message.nprobe or None,
         "ef_search": message.ef_search or None,
     }
@@ -104,8 +106,8 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
             "name": request.name,
             "model": request.model or None,
             "dim": request.dim or None,
-            "index": _INDEX.get(request.index, "flat"),
-            "metric": _METRIC.get(request.metric, "cosine"),
+            "index": enum_value(_INDEX, request.index, "index", "flat"),
+            "metric": enum_value(_METRIC, request.metric, "metric", "cosine"),
         }
         return info(await self.collections.create(validate(CreateRequest, body), api_token(context)))
 

@@ -3,20 +3,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
 import grpc
 
-from lexsent.errors import LexsentError
+from lexsent.errors import InvalidInputError, LexsentError
 from server.auth import Operation, bearer_token
 from server.core import Core
 from server.logs import REQUEST_ID_HEADER, new_request_id, request_id
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+V = TypeVar("V")
 RETRYABLE_TRAILER = "lexsent-retryable"
+ERROR_TYPE_TRAILER = "lexsent-error-type"
+# Status details travel in a header, and gRPC drops the whole status past 16 KiB of headers (the client
+# sees an unrelated RESOURCE_EXHAUSTED); messages that quote a huge input are cut well below that.
+MAX_DETAILS_BYTES = 2048
 Method = Callable[[Any, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
 
 
@@ -25,6 +30,25 @@ def metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if item.key == key:
             return str(item.value)
     return None
+
+
+def enum_value(names: Mapping[Any, V], value: int, field: str, unset: V | None) -> V | None:
+    """A proto enum number mapped to its meaning (`unset` for 0); a number the proto does not define is
+    refused, as HTTP refuses an unknown string, instead of silently meaning the default."""
+    if value == 0:
+        return unset
+    if value not in names:
+        known = ", ".join(f"{number} ({name})" for number, name in names.items())
+        raise InvalidInputError(f"{field}={value} is not a known value; use 0 (unset) or {known}")
+    return names[value]
+
+
+def status_details(message: str) -> str:
+    data = message.encode()
+    if len(data) <= MAX_DETAILS_BYTES:
+        return message
+    kept = data[:MAX_DETAILS_BYTES].decode(errors="ignore")
+    return f"{kept}… ({len(message) - len(kept)} more characters)"
 
 
 def api_token(context: grpc.aio.ServicerContext) -> str | None:
@@ -48,10 +72,14 @@ def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]
                     operation, api_token(context), lambda: method(self, request, context), transport="grpc", admit=True
                 )
             except LexsentError as exc:
-                # RESOURCE_EXHAUSTED also means "message too large" or "disk full": the trailer tells
-                # clients which failures a retry can cure (the queue was full, the server is draining).
-                trailer = ((RETRYABLE_TRAILER, "1"),) if exc.kind.retryable else ()
-                await context.abort(grpc.StatusCode[exc.kind.grpc_code], exc.message, trailing_metadata=trailer)
+                # One gRPC code covers several error types (RESOURCE_EXHAUSTED: a full queue, an
+                # over-size message, a full disk), so the type travels as a trailer, as it does in HTTP
+                # bodies; the retryable trailer tells clients which failures a retry can cure.
+                trailer: tuple[tuple[str, str], ...] = ((ERROR_TYPE_TRAILER, exc.type_name),)
+                if exc.kind.retryable:
+                    trailer += ((RETRYABLE_TRAILER, "1"),)
+                code = grpc.StatusCode[exc.kind.grpc_code]
+                await context.abort(code, status_details(exc.message), trailing_metadata=trailer)
                 raise  # unreachable: abort raises
             finally:
                 request_id.reset(token)

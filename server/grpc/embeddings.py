@@ -10,7 +10,7 @@ from lexsent.errors import InvalidInputError
 from lexsent.manifest import Manifest
 from lexsent.tokenizer import LongInputPolicy
 from server.embeddings import EMBED, LIST_MODELS, EmbeddingsService, EmbedRequest, EmbedResult, model_fields
-from server.grpc.common import api_token, rpc
+from server.grpc.common import api_token, enum_value, rpc
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 from server.service import Service
@@ -32,15 +32,13 @@ def to_request(message: Any) -> EmbedRequest:
             raise InvalidInputError("token_ids is empty: send at least one token-id list")
     else:
         raw = list(message.texts.values) if which == "texts" else []
-    if message.long_input not in _POLICY and message.long_input != pb.LONG_INPUT_POLICY_UNSPECIFIED:
-        raise InvalidInputError(f"long_input={message.long_input} is not a LongInputPolicy value")
     return validate(
         EmbedRequest,
         {
             "input": raw,
             "model": message.model or None,
             "dimensions": message.dimensions or None,
-            "long_input": _POLICY.get(message.long_input),
+            "long_input": enum_value(_POLICY, message.long_input, "long_input", None),
         },
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 
 from lexsent.margin import MiningStrategy, Scoring
-from server.grpc.common import api_token, rpc
+from server.grpc.common import api_token, enum_value, rpc
 from server.mining import MINE, MineRequest, MineResult, MiningService
 from server.proto_gen import mining_pb2 as pb
 from server.proto_gen import mining_pb2_grpc as pb_grpc
@@ -29,8 +29,8 @@ def to_request(message: Any) -> MineRequest:
         "source": list(message.source),
         "target": list(message.target),
         "model": message.model or None,
-        "scoring": _SCORING.get(message.scoring, Scoring.MARGIN),
-        "strategy": _STRATEGY.get(message.strategy, MiningStrategy.MAX),
+        "scoring": enum_value(_SCORING, message.scoring, "scoring", Scoring.MARGIN),
+        "strategy": enum_value(_STRATEGY, message.strategy, "strategy", MiningStrategy.MAX),
     }
     if message.HasField("k"):
         body["k"] = message.k

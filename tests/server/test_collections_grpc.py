@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
-from lexsent_client import AsyncClient, AsyncGrpcClient, Client, GrpcClient, LexsentClientError
+from lexsent_client import AsyncClient, AsyncGrpcClient, Client, GrpcClient, LexsentClientError, Retry
 
+import server.grpc.collections as grpc_collections
+from server.launch import free_port
+from server.proto_gen import collections_pb2 as cpb
+from server.proto_gen import collections_pb2_grpc, mining_pb2_grpc
+from server.proto_gen import mining_pb2 as mpb
 from tests.server.harness import Running, running_server
 
 RW, RO = "rw-key", "ro-key"
@@ -136,3 +145,112 @@ def test_read_only_key_reads_but_cannot_write(server: Running) -> None:
         with pytest.raises(LexsentClientError) as denied:
             reader.upsert("ro", [{"id": 1, "vector": [1.0, 0.0]}])
         assert denied.value.status == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.search("typed", query="hello", vector=[1.0, 0.0]),
+        lambda c: c.upsert("typed", [{"id": "both", "text": "hello", "vector": [1.0, 0.0]}]),
+        lambda c: c.search("typed", vector=[1.0, 0.0], nprobe=0),
+        lambda c: c.search("typed", vector=[1.0, 0.0], scoring="best"),
+        lambda c: c.create_collection("typed-2", dim=2, index="pq"),
+    ],
+)
+def test_what_grpc_cannot_express_is_refused_as_http_refuses_it(client: Client | GrpcClient, call: object) -> None:
+    """A proto oneof keeps only its last field and 0 means "unset", so the gRPC client refuses locally
+    what the HTTP server answers with 422: the caller sees the same error type either way."""
+    with contextlib.suppress(LexsentClientError):  # made by the first case
+        client.create_collection("typed", dim=2)
+    with pytest.raises(LexsentClientError) as refused:
+        call(client)  # type: ignore[operator]
+    assert refused.value.type == "invalid_input"
+    assert client.get_collection("typed").count == 0
+    with pytest.raises(LexsentClientError) as missing:
+        client.get_collection("typed-2")
+    assert missing.value.type == "not_found"  # the server's type over gRPC too, not the code's name
+
+
+def test_unknown_enum_numbers_and_bad_json_are_invalid_arguments(server: Running) -> None:
+    channel = grpc.insecure_channel(server.grpc_target)
+    stub = collections_pb2_grpc.CollectionsStub(channel)
+    metadata = (("authorization", f"Bearer {RW}"),)
+    deep = "[" * 100_000 + "]" * 100_000
+    for call, fragment in [
+        (lambda: stub.Create(cpb.CreateCollectionRequest(name="enum", dim=2, index=9), metadata=metadata), "index=9"),
+        (lambda: stub.Search(cpb.SearchRequest(collection="x", scoring=5), metadata=metadata), "scoring=5"),
+        (
+            lambda: stub.Search(cpb.SearchRequest(collection="x", filter_json=deep), metadata=metadata),
+            "filter_json is not valid JSON",
+        ),
+        (
+            lambda: mining_pb2_grpc.MiningStub(channel).Mine(
+                mpb.MineRequest(source=["a"], target=["b"], strategy=9), metadata=metadata
+            ),
+            "strategy=9",
+        ),
+    ]:
+        with pytest.raises(grpc.RpcError) as info:
+            call()
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and fragment in info.value.details()
+        assert ("lexsent-error-type", "invalid_input") in info.value.trailing_metadata()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Get(cpb.GetCollectionRequest(name="n" * 20_000), metadata=metadata)
+    assert info.value.code() != grpc.StatusCode.RESOURCE_EXHAUSTED  # the real status, not a lost one
+    assert len(info.value.details().encode()) < 2200 and "more characters" in info.value.details()
+
+
+def test_a_conversion_bug_is_one_logged_internal_error(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(message: object) -> object:
+        raise RuntimeError("conversion bug")
+
+    monkeypatch.setattr(grpc_collections, "to_search", broken)
+    labels = {"operation": "collections.search", "transport": "grpc", "model": "", "status": "internal"}
+    registry = server.service.core.metrics.registry
+    before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
+    with GrpcClient(server.grpc_target, api_key=RW) as client, pytest.raises(LexsentClientError) as info:
+        client.search("anything", vector=[1.0])
+    assert info.value.status == "INTERNAL" and "request id" in info.value.message
+    deadline = time.monotonic() + 5
+    while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+
+
+def test_dot_ids_are_fetched_over_http(server: Running) -> None:
+    with Client(server.http_url, api_key=RW) as client:
+        client.create_collection("dots", dim=2)
+        client.upsert("dots", [{"id": ".", "vector": [1.0, 0.0]}, {"id": "..", "vector": [0.0, 1.0]}])
+        assert client.fetch("dots", ".").vector == [1.0, 0.0]
+        assert client.fetch("dots", "..").vector == [0.0, 1.0]
+
+
+def test_grpc_answers_over_4_mib_are_received(server: Running) -> None:
+    blob = "x" * 65_000  # under the 64 KiB metadata limit
+    with GrpcClient(server.grpc_target, api_key=RW) as client:
+        client.create_collection("big", dim=2)
+        for start in range(0, 70, 10):
+            points = [{"id": i, "vector": [1.0, i / 70], "metadata": {"blob": blob}} for i in range(start, start + 10)]
+            client.upsert("big", points)
+        hits = client.search("big", vector=[1.0, 0.5], k=70)  # about 4.6 MB of metadata in one answer
+    assert len(hits) == 70 and all(h.metadata == {"blob": blob} for h in hits)
+
+
+def test_async_grpc_client_made_outside_a_loop_works_inside_one(server: Running) -> None:
+    client = AsyncGrpcClient(server.grpc_target, api_key=RW)  # no event loop is running here
+
+    async def use() -> int:
+        async with client:
+            return len(await client.list_collections())
+
+    assert asyncio.run(use()) >= 0
+    assert asyncio.run(use()) >= 0  # and again in a second loop, after close
+
+
+def test_an_unreachable_server_is_a_transport_error() -> None:
+    with (
+        GrpcClient(f"127.0.0.1:{free_port()}", retry=Retry(attempts=1), timeout=5) as client,
+        pytest.raises(LexsentClientError) as info,
+    ):
+        client.models()
+    assert info.value.type == "unavailable" and isinstance(info.value.__cause__, grpc.RpcError)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
+from lexsent_client.errors import invalid_input
 from lexsent_client.proto_gen import collections_pb2 as pb
 from lexsent_client.types import CollectionInfo, Hit, Point, PointId
 
@@ -52,6 +53,12 @@ def _search_body(
         if value is not None:
             body[key] = value
     return body
+
+
+def _segment(value: str) -> str:
+    """One path segment; "." and ".." are spelt with %2E, or URL normalisation would treat them as
+    "this" and "parent" directory and fetch another path."""
+    return "%2E" * len(value) if value in {".", ".."} else quote(value, safe="")
 
 
 def _collection_path(name: str) -> str:
@@ -100,7 +107,7 @@ class HttpCalls:
     @staticmethod
     def fetch(collection: str, point_id: PointId, *, with_vector: bool = True) -> Call[Point]:
         """Over HTTP the id travels in the path: a string id wins over the integer it spells."""
-        path = f"{_collection_path(collection)}/points/{quote(str(point_id), safe='')}"
+        path = f"{_collection_path(collection)}/points/{_segment(str(point_id))}"
         path += "" if with_vector else "?vector=false"
         return Call("GET " + path, None, lambda r: Point(r["id"], r["metadata"], r.get("vector")))
 
@@ -143,7 +150,29 @@ def _info(m: Any) -> CollectionInfo:
     )
 
 
+def choice(names: Mapping[Any, int], value: Any, field: str = "") -> int:
+    """A keyword's proto enum number; an unknown keyword is refused naming the ones there are."""
+    if value not in names:
+        known = ", ".join(repr(n) for n in names if n is not None)
+        raise invalid_input(f"{field or 'value'} {value!r} is not one of {known}")
+    return names[value]
+
+
+def _one_of(text: Any, vector: Any, what: str) -> None:
+    """A proto `oneof` keeps only the last field set, so both would silently drop the text."""
+    if text is not None and vector is not None:
+        raise invalid_input(f"{what} needs exactly one of text or 'vector', not both")
+
+
+def _positive(value: int | None, field: str) -> int:
+    """0 on the wire means the collection's default, so an explicit 0 is refused as HTTP refuses it."""
+    if value is not None and value < 1:
+        raise invalid_input(f"{field} must be at least 1, not {value}")
+    return value or 0
+
+
 def _point(point: Mapping[str, Any]) -> Any:
+    _one_of(point.get("text"), point.get("vector"), f"point {point.get('id')!r}")
     message = pb.PointIn(id=_pid(point["id"]))
     if point.get("metadata") is not None:
         message.metadata_json = json.dumps(point["metadata"])
@@ -172,7 +201,11 @@ class GrpcCalls:
         metric: str = "cosine",
     ) -> Call[CollectionInfo]:
         request = pb.CreateCollectionRequest(
-            name=name, model=model or "", dim=dim or 0, index=_INDEX[index], metric=_METRIC[metric]
+            name=name,
+            model=model or "",
+            dim=dim or 0,
+            index=choice(_INDEX, index, "index"),
+            metric=choice(_METRIC, metric, "metric"),
         )
         return Call("Create", request, _info)
 
@@ -220,13 +253,14 @@ class GrpcCalls:
         nprobe: int | None = None,
         ef_search: int | None = None,
     ) -> Call[list[Hit]]:
+        _one_of(query, vector, "search")
         request = pb.SearchRequest(
             collection=collection,
             k=k,
             filter_json="" if filter is None else json.dumps(filter),
-            scoring=_SCORING[scoring],
-            nprobe=nprobe or 0,
-            ef_search=ef_search or 0,
+            scoring=choice(_SCORING, scoring, "scoring"),
+            nprobe=_positive(nprobe, "nprobe"),
+            ef_search=_positive(ef_search, "ef_search"),
         )
         if query is not None:
             request.text = query

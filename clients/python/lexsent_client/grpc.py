@@ -9,8 +9,9 @@ from typing import Any
 
 import grpc
 
+from lexsent_client.collection_calls import choice
 from lexsent_client.collections import AsyncGrpcCollections, GrpcCollections
-from lexsent_client.errors import LexsentClientError
+from lexsent_client.errors import LexsentClientError, invalid_input
 from lexsent_client.proto_gen import collections_pb2_grpc
 from lexsent_client.proto_gen import embeddings_pb2 as pb
 from lexsent_client.proto_gen import embeddings_pb2_grpc as pb_grpc
@@ -18,6 +19,10 @@ from lexsent_client.retry import Retry
 from lexsent_client.types import Embeddings, LongInput, ModelInfo, Parity
 
 RETRYABLE_TRAILER = "lexsent-retryable"  # the server marks the RESOURCE_EXHAUSTED a retry can cure
+ERROR_TYPE_TRAILER = "lexsent-error-type"  # the server's error type, as in HTTP error bodies
+# A reply is as large as the request asks (2,048 vectors of 1,024 floats is 8 MiB): gRPC's default 4 MiB
+# receive limit would throw away answers the server has already computed.
+CHANNEL_OPTIONS = (("grpc.max_receive_message_length", -1),)
 Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
 
 
@@ -39,7 +44,9 @@ _POLICY = {
 
 
 def _request(inputs: Input, model: str | None, dimensions: int | None, long_input: LongInput = None) -> Any:
-    message = pb.EmbedRequest(model=model or "", dimensions=dimensions or 0, long_input=_POLICY[long_input])
+    if dimensions is not None and dimensions < 1:  # 0 on the wire means "the model's full dimension"
+        raise invalid_input(f"dimensions must be at least 1, not {dimensions}")
+    message = pb.EmbedRequest(model=model or "", dimensions=dimensions or 0, long_input=choice(_POLICY, long_input))
     if isinstance(inputs, str):
         message.texts.values.append(inputs)
     elif inputs and isinstance(inputs[0], int):  # one token-id list, as over HTTP
@@ -90,7 +97,9 @@ def _models(response: Any) -> list[ModelInfo]:
 
 def _error(exc: grpc.RpcError) -> LexsentClientError:
     code = exc.code()  # type: ignore[attr-defined]
-    return LexsentClientError(code.name, code.name.lower(), exc.details() or "")  # type: ignore[attr-defined]
+    trailer = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
+    type_ = trailer.get(ERROR_TYPE_TRAILER) or code.name.lower()
+    return LexsentClientError(code.name, str(type_), exc.details() or "")  # type: ignore[attr-defined]
 
 
 def _metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
@@ -116,7 +125,10 @@ class GrpcClient(GrpcCollections):
         tls: bool | grpc.ChannelCredentials = False,
     ) -> None:
         creds = _credentials(tls)
-        self._channel = grpc.secure_channel(target, creds) if creds else grpc.insecure_channel(target)
+        if creds:
+            self._channel = grpc.secure_channel(target, creds, options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._stub = pb_grpc.EmbeddingsStub(self._channel)
         self._collections = collections_pb2_grpc.CollectionsStub(self._channel)
         self._metadata = _metadata(api_key)
@@ -131,7 +143,7 @@ class GrpcClient(GrpcCollections):
             except grpc.RpcError as exc:
                 delay = next(delays, None)
                 if not _retryable(exc) or delay is None:
-                    raise _error(exc) from None
+                    raise _error(exc) from exc
                 time.sleep(delay)
 
     def embed(
@@ -153,6 +165,9 @@ class GrpcClient(GrpcCollections):
 
 
 class AsyncGrpcClient(AsyncGrpcCollections):
+    """The channel is opened on first use, inside the event loop that uses it (an aio channel belongs to
+    the loop it was made in), so a client built at import time works under `asyncio.run`."""
+
     def __init__(
         self,
         target: str,
@@ -162,13 +177,31 @@ class AsyncGrpcClient(AsyncGrpcCollections):
         retry: Retry | None = None,
         tls: bool | grpc.ChannelCredentials = False,
     ) -> None:
-        creds = _credentials(tls)
-        self._channel = grpc.aio.secure_channel(target, creds) if creds else grpc.aio.insecure_channel(target)
-        self._stub = pb_grpc.EmbeddingsStub(self._channel)
-        self._collections = collections_pb2_grpc.CollectionsStub(self._channel)
+        self._target = target
+        self._creds = _credentials(tls)
+        self._channel: grpc.aio.Channel | None = None
+        self._stubs: tuple[Any, Any] | None = None
         self._metadata = _metadata(api_key)
         self._timeout = timeout
         self._retry = retry or Retry()
+
+    def _open(self) -> tuple[Any, Any]:
+        """The Embeddings and Collections stubs, over a channel made on the first call."""
+        if self._stubs is None:
+            if self._creds:
+                self._channel = grpc.aio.secure_channel(self._target, self._creds, options=CHANNEL_OPTIONS)
+            else:
+                self._channel = grpc.aio.insecure_channel(self._target, options=CHANNEL_OPTIONS)
+            self._stubs = (pb_grpc.EmbeddingsStub(self._channel), collections_pb2_grpc.CollectionsStub(self._channel))
+        return self._stubs
+
+    @property
+    def _stub(self) -> Any:
+        return self._open()[0]
+
+    @property
+    def _collections(self) -> Any:
+        return self._open()[1]
 
     async def _call(self, method: Any, request: Any) -> Any:
         delays = self._retry.delays()
@@ -178,7 +211,7 @@ class AsyncGrpcClient(AsyncGrpcCollections):
             except grpc.RpcError as exc:
                 delay = next(delays, None)
                 if not _retryable(exc) or delay is None:
-                    raise _error(exc) from None
+                    raise _error(exc) from exc
                 await asyncio.sleep(delay)
 
     async def embed(
@@ -190,7 +223,9 @@ class AsyncGrpcClient(AsyncGrpcCollections):
         return _models(await self._call(self._stub.ListModels, pb.ListModelsRequest()))
 
     async def close(self) -> None:
-        await self._channel.close()
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel, self._stubs = None, None
 
     async def __aenter__(self) -> AsyncGrpcClient:
         return self
