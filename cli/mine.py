@@ -1,7 +1,9 @@
 """`lexsent mine A.txt B.txt`: bitext mining, one sentence per line, ratio-margin scoring (k = 4).
 
 Prints (or writes with --out) tab-separated `score, line in A, line in B, sentence A, sentence B` for
-every aligned pair scoring at least the threshold, best first. Torch-free: any bundle works.
+every aligned pair scoring at least the threshold, best first. Line numbers are the files' own (1-based,
+blank lines counted, as `sed -n Np` reads them); a tab, carriage return or backslash inside a sentence
+is written `\t`, `\r`, `\\`, so every row has five columns. Torch-free: any bundle works.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--k", type=int, default=DEFAULT_K, help="neighbourhood size of the margin")
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=_finite,
         default=None,
         help="minimum score (default: the model's tuned mining threshold, else 1.06 margin / 0.6 cosine)",
     )
@@ -37,18 +39,32 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=_run)
 
 
-def _lines(path: str) -> list[str]:
+def _finite(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
+def _lines(path: str) -> tuple[list[str], list[int]]:
+    """The non-blank lines of `path`, and each one's 1-based line number in the file."""
     from lexsent.errors import InvalidInputError
 
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", newline="\n") as handle:  # lines end at "\n" only, as for sed
             lines = [line.strip() for line in handle]
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot read as UTF-8 text ({exc})") from exc
-    kept = [line for line in lines if line]
-    if not kept:
+    numbers = [number for number, line in enumerate(lines, 1) if line]
+    if not numbers:
         raise InvalidInputError(f"{path}: no non-empty lines to mine")
-    return kept
+    return [lines[n - 1] for n in numbers], numbers
+
+
+def _field(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -57,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     import lexsent
     from lexsent.margin import MiningStrategy, Scoring, default_threshold, mine
 
-    source, target = _lines(args.source), _lines(args.target)
+    (source, source_lines), (target, target_lines) = _lines(args.source), _lines(args.target)
     from exporter.default_model import resolve_bundle
 
     encoder = lexsent.load(resolve_bundle(args.model), threads=args.threads)
@@ -71,7 +87,11 @@ def _run(args: argparse.Namespace) -> int:
         strategy=MiningStrategy(args.strategy),
         scoring=scoring,
     )
-    rows = "".join(f"{p.score:.4f}\t{p.source}\t{p.target}\t{source[p.source]}\t{target[p.target]}\n" for p in pairs)
+    rows = "".join(
+        f"{p.score:.4f}\t{source_lines[p.source]}\t{target_lines[p.target]}\t"
+        f"{_field(source[p.source])}\t{_field(target[p.target])}\n"
+        for p in pairs
+    )
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(rows)

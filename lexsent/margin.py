@@ -13,6 +13,7 @@ One implementation, torch-free (numpy + FAISS exact inner product), shared by co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -168,6 +169,8 @@ def mine(
     Each sentence appears in at most one returned pair. 1.0 means "no better than the neighbourhood
     average"; the best cut depends on the encoder and is tuned on held-out pairs (see docs/multilingual.md).
     """
+    if not math.isfinite(threshold):  # NaN compares false with every score: it would keep every pair
+        raise InvalidInputError(f"threshold must be a finite number, not {threshold}")
     xs, ys = normalize(source), normalize(target)
     _check_pair(xs, ys)
     if scoring is Scoring.MARGIN:

@@ -28,7 +28,9 @@ class MineRequest(BaseModel):
     target: list[StrictStr] = Field(min_length=1, description="sentences of side B")
     model: str | None = Field(None, description="served model name; the default model when absent")
     k: int = Field(DEFAULT_K, ge=1, le=64, description="neighbourhood size of the margin")
-    threshold: float | None = Field(None, description="minimum score; default: the model's tuned threshold")
+    threshold: float | None = Field(
+        None, allow_inf_nan=False, description="minimum score; default: the model's tuned threshold"
+    )
     scoring: Scoring = Scoring.MARGIN
     strategy: MiningStrategy = MiningStrategy.MAX
 

@@ -90,4 +90,21 @@ def test_mine_takes_the_default_model_by_name(
         main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--model", "default", "--out", str(out)]) == 0
     )
     rows = [line.split("\t") for line in out.read_text().splitlines()]
-    assert sorted((int(r[1]), int(r[2])) for r in rows) == [(0, 2), (1, 1), (2, 0)]
+    assert sorted((int(r[1]), int(r[2])) for r in rows) == [(1, 3), (2, 2), (3, 1)]  # 1-based file lines
+
+
+def test_mine_reports_file_line_numbers_and_escapes_tabs(
+    default_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Blank lines count in the line numbers, and a tab inside a sentence cannot add a column."""
+    (tmp_path / "a.txt").write_text(f"\n{SENTENCES[0]}\n\nThe battery\tis almost empty.\n")
+    (tmp_path / "b.txt").write_text(f"{PARAPHRASES[7]}\n\n\n{PARAPHRASES[0]}\n")
+    out = tmp_path / "pairs.tsv"
+    args = ["mine", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--model", str(default_bundle), "--out", str(out)]
+    assert main([*args, "--threshold", "0"]) == 0
+    rows = sorted(line.split("\t")[1:] for line in out.read_text().splitlines())
+    escaped = "The battery\\tis almost empty."
+    assert rows == [["2", "4", SENTENCES[0], PARAPHRASES[0]], ["4", "1", escaped, PARAPHRASES[7]]]
+    with pytest.raises(SystemExit):
+        main([*args, "--threshold", "nan"])
+    assert "must be a finite number" in capsys.readouterr().err

@@ -95,3 +95,8 @@ def test_ratio_margin_stays_finite_for_degenerate_denominator() -> None:
 def test_bad_inputs_raise_typed_errors(x: np.ndarray, y: np.ndarray) -> None:
     with pytest.raises(InvalidInputError):
         margin_matrix(x, y)
+
+
+def test_a_nan_threshold_is_refused_not_read_as_no_threshold() -> None:
+    with pytest.raises(InvalidInputError, match="finite"):
+        mine(np.eye(3), np.eye(3), threshold=float("nan"))

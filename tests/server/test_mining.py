@@ -63,8 +63,16 @@ def test_http_mine_rejects_bad_requests(server: Running, body: dict[str, object]
     assert response.json()["error"]["message"]
 
 
-def test_grpc_mine_empty_side_is_invalid_argument(server: Running) -> None:
+@pytest.mark.parametrize(
+    ("request_", "fragment"),
+    [
+        (pb.MineRequest(source=[], target=["a"]), "source"),
+        (pb.MineRequest(source=["a"], target=["b"], threshold=float("nan")), "finite number"),  # would keep every pair
+        (pb.MineRequest(source=["a"], target=["b"], scoring=7), "scoring=7"),
+    ],
+)
+def test_grpc_mine_bad_requests_are_invalid_arguments(server: Running, request_: object, fragment: str) -> None:
     stub = pb_grpc.MiningStub(grpc.insecure_channel(server.grpc_target))
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Mine(pb.MineRequest(source=[], target=["a"]))
-    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        stub.Mine(request_)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT and fragment in caught.value.details()
