@@ -57,6 +57,10 @@ class Point:
     metadata: dict[str, Any] | None
 
 
+# |x - y|^2 <= 2(|x|^2 + |y|^2) <= 4 MAX_NORM^2 = float32 max: no score of an ip or l2 collection overflows.
+MAX_NORM = float(np.sqrt(np.finfo(np.float32).max / 4))
+
+
 def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vector") -> Vectors:
     """A finite float32 [n, dim] matrix, or InvalidInputError saying what is wrong."""
     try:
@@ -71,11 +75,20 @@ def validate_vectors(vectors: object, dim: int, metric: Metric, what: str = "vec
     finite = np.isfinite(array.sum(axis=1, dtype=np.float64))  # any NaN or ±inf poisons its row sum
     if not finite.all():
         raise InvalidInputError(f"{_row(what, finite, len(array))} contains NaN or infinite values")
-    if metric is Metric.COSINE:  # only cosine needs the norms
+    if metric is Metric.COSINE:  # normalised before use: only a zero vector is a problem
         nonzero = np.linalg.norm(array, axis=1) > 0
         if not nonzero.all():
             where = _row(what, nonzero, len(array))
             raise InvalidInputError(f"{where} is all zeros; cosine similarity is undefined for it")
+    else:  # raw inner products and squared distances must fit float32, or FAISS finds no neighbour at all
+        norms = np.linalg.norm(array.astype(np.float64), axis=1)
+        fits = norms <= MAX_NORM
+        if not fits.all():
+            where = _row(what, fits, len(array))
+            raise InvalidInputError(
+                f"{where} has norm {norms[~fits][0]:.3g}; {metric.value} collections take norms up to "
+                f"{MAX_NORM:.3g}, beyond which scores overflow float32 (scale the vectors down)"
+            )
     return array
 
 
@@ -352,7 +365,7 @@ class Collection:
             scores, rows = find(view, matrix, top, flt, opts)
             ids, metadata = view.table.ids.id_at, view.table.metadata
             return [
-                [Hit(ids[row], _score(score), metadata[row]) for score, row in zip(s, r, strict=True)]
+                [Hit(ids[row], _score(score), metadata[row]) for score, row in zip(s, r, strict=True) if row >= 0]
                 for s, r in zip(scores.tolist(), rows.tolist(), strict=True)
             ]
 

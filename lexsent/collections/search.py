@@ -44,7 +44,7 @@ def _bitmap(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
 def _exact(view: View, queries: Vectors, k: int, rows: Rows) -> tuple[Vectors, Rows]:
     subset = prepare(view.table.vectors[rows], view.metric)
     distances, local = faiss.knn(queries, subset, k, metric=faiss_metric(view.metric))
-    return distances, rows[local]
+    return distances, np.where(local >= 0, rows[local], -1)  # -1: no neighbour (rows[-1] is a real row)
 
 
 def _approximate(

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
+import lexsent.collections.search as search_module
 from lexsent.collections import (
     CollectionConfig,
     CollectionStore,
@@ -173,6 +176,29 @@ def test_bad_input_is_rejected_and_changes_nothing(store: CollectionStore, call:
         call(coll)  # type: ignore[operator]
     assert coll.count == 1 and coll._wal.size == wal_before
     assert coll.fetch("keep").metadata == {"a": 1}
+
+
+@pytest.mark.parametrize("metric", [Metric.IP, Metric.L2])
+def test_vectors_whose_scores_would_overflow_are_refused(store: CollectionStore, metric: Metric) -> None:
+    """Finite vectors can still overflow float32 inner products / squared distances, and FAISS then
+    returns no neighbour at all; they are refused, as queries and as points."""
+    coll = store.create(CollectionConfig("c", 2, metric=metric))
+    coll.upsert(["near", "mid"], [[1.0, 1.0], [5.0, 5.0]])
+    with pytest.raises(InvalidInputError, match=r"vector 1 \(0-based\) has norm 4.24e\+19; .* up to 9.22e\+18"):
+        coll.upsert(["a", "huge"], [[1.0, 0.0], [3e19, 3e19]])
+    with pytest.raises(InvalidInputError, match="query has norm"):
+        coll.search([-3e19, -3e19], 3)
+    (hits,) = coll.search([-6e18, -6e18], 3)  # norms near the limit still rank, with finite scores
+    assert [h.id for h in hits] == ["near", "mid"] and all(math.isfinite(h.score) for h in hits)
+
+
+def test_exact_search_never_turns_no_neighbour_into_a_row(store: CollectionStore) -> None:
+    """FAISS answers -1 where it finds nothing (here a NaN query, which validation would refuse); -1
+    must stay -1, not index the last eligible row."""
+    coll = store.create(CollectionConfig("c", 2, metric=Metric.L2))
+    coll.upsert(["a", "b", "last"], [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    _, rows = search_module._exact(coll._view, np.full((1, 2), np.nan, np.float32), 2, np.arange(3))
+    assert rows.tolist() == [[-1, -1]]
 
 
 def test_store_create_get_list_drop(store: CollectionStore) -> None:
