@@ -20,7 +20,7 @@ from lexsent.bundle import Bundle
 from lexsent.errors import BundleError
 from lexsent.manifest import MANIFEST_FILE, Manifest
 from lexsent.padding import pad_batch
-from lexsent.tokenizer import LongInputPolicy, TextTokenizer, Tokenized
+from lexsent.tokenizer import Label, LongInputPolicy, TextTokenizer, Tokenized, input_label
 
 Vectors = npt.NDArray[np.float32]
 
@@ -131,8 +131,10 @@ class Encoder:
     def fingerprint(self) -> str:
         return self.manifest.fingerprint
 
-    def tokenize(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> list[Tokenized]:
-        return self.tokenizer(texts, policy)
+    def tokenize(
+        self, texts: Sequence[object], policy: LongInputPolicy | None = None, label: Label = input_label
+    ) -> list[Tokenized]:
+        return self.tokenizer(texts, policy, label=label)
 
     def run(self, items: Sequence[Tokenized], abandoned: Callable[[], bool] | None = None) -> Vectors:
         """Embed tokenised inputs in length-sorted runs of at most `max_batch_tokens` padded tokens;

@@ -7,7 +7,7 @@ instance would race between threads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +48,15 @@ def pad_token_id(tok: Tokenizer) -> int | None:
     return next((int(i) for t in ("[PAD]", "<pad>", "<PAD>") if (i := tok.token_to_id(t)) is not None), None)
 
 
+Label = Callable[[int], str]
+
+
+def input_label(index: int) -> str:
+    """How an error names the input at `index`: `input[i]`, as in an embeddings request. Callers whose
+    texts come from other fields pass their own (`source[i]`, `points[i].text`, `query`)."""
+    return f"input[{index}]"
+
+
 class TextTokenizer:
     """Turns strings into :class:`Tokenized`, enforcing the long-input policy."""
 
@@ -63,7 +72,7 @@ class TextTokenizer:
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
 
     @staticmethod
-    def validate(texts: Sequence[object]) -> list[str]:
+    def validate(texts: Sequence[object], label: Label = input_label) -> list[str]:
         """Check the shape of a batch before any work is done on it."""
         if isinstance(texts, str):
             raise InvalidInputError("expected a list of strings, got a single string")
@@ -72,16 +81,22 @@ class TextTokenizer:
             raise InvalidInputError("input is empty: send at least one string")
         for i, text in enumerate(items):
             if not isinstance(text, str):
-                raise InvalidInputError(f"input[{i}] is {type(text).__name__}, expected a string")
+                raise InvalidInputError(f"{label(i)} is {type(text).__name__}, expected a string")
             if not text.strip():
-                raise InvalidInputError(f"input[{i}] is an empty string")
+                raise InvalidInputError(f"{label(i)} is an empty string")
         return [str(t) for t in items]
 
     def __call__(
-        self, texts: Sequence[object], policy: LongInputPolicy | None = None, *, first: int = 0
+        self,
+        texts: Sequence[object],
+        policy: LongInputPolicy | None = None,
+        *,
+        first: int = 0,
+        label: Label = input_label,
     ) -> list[Tokenized]:
-        """`first`: the position of `texts[0]` in the caller's whole request, for error messages."""
-        items = self.validate(texts)
+        """`first`: the position of `texts[0]` in the caller's whole request; `label` names a position in
+        error messages."""
+        items = self.validate(texts, lambda i: label(first + i))
         policy = LongInputPolicy(policy) if policy else self.policy
         out: list[Tokenized] = []
         # One input: `encode` stays on the calling thread. `encode_batch` hands even a single item to the
@@ -94,7 +109,7 @@ class TextTokenizer:
             truncated = bool(enc.overflowing)
             if truncated and policy is LongInputPolicy.ERROR:
                 raise InputTooLongError(
-                    f"input[{first + i}] has {self.count(items[i])} tokens but the model's max_length is "
+                    f"{label(first + i)} has {self.count(items[i])} tokens but the model's max_length is "
                     f"{self.max_length}; shorten it or use the 'truncate' long-input policy",
                     first + i,
                 )

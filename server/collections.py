@@ -32,6 +32,7 @@ from lexsent.collections import (
 from lexsent.collections.collection import MAX_BATCH
 from lexsent.encoder import Encoder, Vectors
 from lexsent.errors import InvalidInputError, NotFoundError, UnavailableError
+from lexsent.tokenizer import Label
 from server.auth import Access, Operation
 from server.core import Core
 from server.embeddings import EmbeddingsService
@@ -154,9 +155,9 @@ class CollectionsService:
             )
         return encoder
 
-    async def _encode(self, collection: Collection, texts: list[str]) -> Vectors:
+    async def _encode(self, collection: Collection, texts: list[str], label: Label) -> Vectors:
         encoder = self._encoder_for(collection)
-        tokens = await asyncio.to_thread(encoder.tokenize, texts)
+        tokens = await asyncio.to_thread(encoder.tokenize, texts, None, label)
         return await self.embeddings.batchers[encoder.name].run(tokens)
 
     # -- operations -----------------------------------------------------------------------------------
@@ -223,7 +224,7 @@ class CollectionsService:
                     texts.append(point.text or "")
                     text_rows.append(row)
             if texts:
-                vectors[text_rows] = await self._encode(collection, texts)
+                vectors[text_rows] = await self._encode(collection, texts, lambda i: f"points[{text_rows[i]}].text")
             ids = [point.id for point in request.points]
             metadata = [point.metadata for point in request.points]
             return await asyncio.to_thread(collection.upsert, ids, vectors, metadata)
@@ -265,7 +266,7 @@ class CollectionsService:
             if (request.query is None) == (request.vector is None):
                 raise InvalidInputError("search needs exactly one of 'query' (text) or 'vector'")
             if request.query is not None:
-                query: Any = (await self._encode(collection, [request.query]))[0]
+                query: Any = (await self._encode(collection, [request.query], lambda _: "query"))[0]
             else:
                 query = request.vector
             options = SearchOptions(nprobe=request.nprobe, ef_search=request.ef_search)

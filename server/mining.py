@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from lexsent.errors import InvalidInputError
 from lexsent.margin import DEFAULT_K, MinedPair, MiningStrategy, Scoring, default_threshold, mine
-from lexsent.tokenizer import Tokenized
+from lexsent.tokenizer import Label, Tokenized
 from server.auth import Access, Operation
 from server.core import Core
 from server.embeddings import EmbeddingsService
@@ -42,6 +42,10 @@ class MineResult:
     pairs: list[MinedPair]
 
 
+def _side(name: str) -> Label:
+    return lambda index: f"{name}[{index}]"
+
+
 class MiningService:
     def __init__(self, core: Core, embeddings: EmbeddingsService) -> None:
         self.core = core
@@ -60,8 +64,8 @@ class MiningService:
                 )
         encoder = self.embeddings.models.get(request.model)
         batcher = self.embeddings.batchers[encoder.name]
-        source: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.source)
-        target: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.target)
+        source: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.source, None, _side("source"))
+        target: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.target, None, _side("target"))
         source_vectors = await batcher.run(source)
         target_vectors = await batcher.run(target)
         threshold = (

@@ -202,3 +202,15 @@ def test_disk_full_is_507_and_keeps_data(server: Running) -> None:
     assert call(server, "GET", "/v1/collections/full/points/b").status_code == 404
     vector = np.asarray(call(server, "GET", "/v1/collections/full/points/a").json()["vector"])
     assert vector.tolist() == [1, 0]
+
+
+def test_text_errors_name_the_field_and_the_point(server: Running) -> None:
+    """The tokenizer's messages are about "input[i]"; here they must say which point or that it is the query."""
+    created = call(server, "POST", "/v1/collections", {"name": "named"}).json()
+    vector = [1.0] + [0.0] * (created["dim"] - 1)
+    points = [{"id": 1, "vector": vector}, {"id": 2, "text": "fine"}, {"id": 3, "text": "  "}]
+    refused = call(server, "POST", "/v1/collections/named/points", {"points": points})
+    assert refused.status_code == 422 and refused.json()["error"]["message"] == "points[2].text is an empty string"
+    query = call(server, "POST", "/v1/collections/named/search", {"query": ""})
+    assert query.status_code == 422 and query.json()["error"]["message"] == "query is an empty string"
+    assert call(server, "GET", "/v1/collections/named").json()["count"] == 0

@@ -76,3 +76,8 @@ def test_grpc_mine_bad_requests_are_invalid_arguments(server: Running, request_:
     with pytest.raises(grpc.RpcError) as caught:
         stub.Mine(request_)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT and fragment in caught.value.details()
+
+
+def test_an_empty_sentence_is_named_by_its_side(server: Running) -> None:
+    response = httpx.post(f"{server.http_url}/v1/mine", json={"source": ["a", "b"], "target": ["c", " "]})
+    assert response.status_code == 422 and response.json()["error"]["message"] == "target[1] is an empty string"
