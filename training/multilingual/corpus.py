@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 import unicodedata
 from collections import defaultdict
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lexsent.errors import NotFoundError
 from training.data.gettext_corpus import read_catalog
 from training.data.splits import EvalGuard, item_hash
 
@@ -121,6 +123,21 @@ def _segments(msgid: str, msgstr: str) -> Iterator[tuple[str, str]]:
 
 def catalog_files(locale_root: Path, language: str) -> list[Path]:
     return sorted((locale_root / language / "LC_MESSAGES").glob("*.mo"))
+
+
+def require_catalogues(languages: Sequence[str], locale_root: Path) -> None:
+    """Every requested language must have catalogues under the main root: a mistyped language would
+    otherwise build (and write over the previous build with) a corpus without it, and exit 0."""
+    if not locale_root.is_dir():
+        raise NotFoundError(f"{locale_root}: no such directory (the root of the catalogues, --locale-root)")
+    missing = [language for language in languages if not catalog_files(locale_root, language)]
+    if missing:
+        present = sorted(p.parent.parent.name for p in locale_root.glob("*/LC_MESSAGES/*.mo"))
+        known = ", ".join(dict.fromkeys(present)) or "none"
+        raise NotFoundError(
+            f"no catalogues (*.mo) for {', '.join(missing)} under {locale_root}/<lang>/LC_MESSAGES; "
+            f"languages there: {known}"
+        )
 
 
 def language_pairs(files: Iterable[Path], rules: CleaningRules, stats: LanguageStats) -> Iterator[tuple[str, str]]:
@@ -258,18 +275,28 @@ def count_training_pairs(corpus: ParallelCorpus) -> None:
             corpus.stats[language].train += len(translations)
 
 
+def _replace(path: Path, lines: Iterable[str]) -> None:
+    """Write beside `path`, then rename over it: an interrupted build leaves the old file whole."""
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    os.replace(partial, path)
+
+
 def write_corpus(corpus: ParallelCorpus, test: dict[str, list[tuple[str, str]]], out: Path) -> None:
-    """`train.jsonl` (one multi-way row per English sentence), `test/<lang>.tsv`, `stats.json`."""
+    """`train.jsonl` (one multi-way row per English sentence), `test/<lang>.tsv`, `stats.json`. Test files
+    of languages this build does not have are removed, so evaluation never scores a stale split."""
     out.mkdir(parents=True, exist_ok=True)
     (out / TEST_DIR).mkdir(exist_ok=True)
-    with (out / TRAIN_FILE).open("w", encoding="utf-8") as handle:
-        for english, translations in corpus.rows.items():
-            handle.write(json.dumps({"en": english, "translations": translations}, ensure_ascii=False) + "\n")
+    rows = corpus.rows.items()
+    _replace(out / TRAIN_FILE, (json.dumps({"en": en, "translations": t}, ensure_ascii=False) + "\n" for en, t in rows))
     for language, pairs in test.items():
-        lines = "".join(f"{en}\t{xx}\n" for en, xx in pairs)
-        (out / TEST_DIR / f"{language}.tsv").write_text(lines, encoding="utf-8")
+        _replace(out / TEST_DIR / f"{language}.tsv", (f"{en}\t{xx}\n" for en, xx in pairs))
+    for stale in (out / TEST_DIR).glob("*.tsv"):
+        if stale.stem not in test:
+            stale.unlink()
     stats = {lang: vars(s) for lang, s in corpus.stats.items()}
-    (out / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    _replace(out / STATS_FILE, [json.dumps(stats, indent=2) + "\n"])
 
 
 def read_train(path: Path) -> Iterator[tuple[str, dict[str, list[str]]]]:
@@ -303,6 +330,7 @@ def build(
 ) -> ParallelCorpus:
     """The corpus of `locale_root` split into train/test, plus training-only pairs from `extra_roots`,
     without the rows `english_guard` (the English data directory's held-out texts) names."""
+    require_catalogues(languages, locale_root)
     corpus = collect(languages, locale_root, rules)
     test = split_test(corpus, test_size)
     for root in extra_roots:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lexsent.errors import NotFoundError
 from training.data.splits import EvalGuard
 from training.multilingual.corpus import (
     CleaningRules,
@@ -20,6 +21,7 @@ from training.multilingual.corpus import (
     read_train,
     split_test,
 )
+from training.multilingual.corpus import test_languages as held_out_languages  # not collected as a test
 
 LOCALE = Path(__file__).resolve().parents[2] / "fixtures" / "locale"
 LANGS = ["de", "fr", "ja"]
@@ -140,3 +142,23 @@ def test_rows_holding_an_english_eval_item_are_not_trained_on(tmp_path: Path) ->
     assert {en for en, _ in read_train(tmp_path / "guarded")} == set(guarded.rows)
     for lang in LANGS:  # the multilingual test split does not depend on the English guard
         assert read_test(tmp_path / "guarded", lang) == read_test(tmp_path / "plain", lang)
+
+
+def test_a_language_without_catalogues_is_refused_and_the_last_build_kept(tmp_path: Path) -> None:
+    build(tmp_path, LANGS, LOCALE, test_size=10)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(NotFoundError) as info:
+        build(tmp_path, ["de", "dee"], LOCALE, test_size=10)
+    assert info.value.message.startswith(f"no catalogues (*.mo) for dee under {LOCALE}")
+    assert info.value.message.endswith("languages there: de, fr, ja")
+    with pytest.raises(NotFoundError, match="no-such-root: no such directory"):
+        build(tmp_path, LANGS, tmp_path / "no-such-root", test_size=10)
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_rebuild_with_fewer_languages_leaves_no_stale_test_split(tmp_path: Path) -> None:
+    build(tmp_path, LANGS, LOCALE, test_size=10)
+    build(tmp_path, LANGS[:1], LOCALE, test_size=10)
+    assert held_out_languages(tmp_path) == [LANGS[0]]
+    assert sorted(p.name for p in (tmp_path / "test").iterdir()) == [f"{LANGS[0]}.tsv"]
