@@ -169,8 +169,8 @@ def mine(
     Each sentence appears in at most one returned pair. 1.0 means "no better than the neighbourhood
     average"; the best cut depends on the encoder and is tuned on held-out pairs (see docs/multilingual.md).
     """
-    if not math.isfinite(threshold):  # NaN compares false with every score: it would keep every pair
-        raise InvalidInputError(f"threshold must be a finite number, not {threshold}")
+    if math.isnan(threshold):  # NaN compares false with every score: it would keep every pair (-inf keeps all)
+        raise InvalidInputError("threshold must be a number, not NaN")
     xs, ys = normalize(source), normalize(target)
     _check_pair(xs, ys)
     if scoring is Scoring.MARGIN:

@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from lexsent.errors import InvalidInputError
 from tests.training.conftest import tiny_mlm_config
 from training.data.splits import LeakError, item_hash
 from training.mlm.trainer import train_mlm
@@ -49,6 +50,34 @@ def test_resumed_run_reproduces_uninterrupted_run(toy_data: Path, tmp_path: Path
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_a_run_dir_is_resumed_only_with_its_own_settings(toy_data: Path, tmp_path: Path) -> None:
+    """A checkpoint made with other settings is neither continued nor returned as the new run's model."""
+    run = tmp_path / "run"
+    assert train_mlm(tiny_mlm_config(toy_data, run, steps=8, save_every=4)) is not None  # type: ignore[arg-type]
+    record = (run / "run_config.json").read_text()
+    with pytest.raises(InvalidInputError, match=r"other settings \(lr: 0.003 → 0.001\)\. Repeat"):
+        train_mlm(tiny_mlm_config(toy_data, run, steps=8, save_every=4, lr=1e-3))  # type: ignore[arg-type]
+    assert (run / "run_config.json").read_text() == record
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000004.pt", "step-00000008.pt"]
+    # more threads and another output are runtime settings: the finished run resumes (0 steps) unchanged
+    assert train_mlm(tiny_mlm_config(toy_data, run, steps=8, save_every=4, threads=1, out=str(tmp_path / "o")))  # type: ignore[arg-type]
+
+
+def test_resume_never_starts_over_without_the_old_run(toy_data: Path, tmp_path: Path) -> None:
+    """The old run's checkpoints and vocabulary would otherwise be picked up: a later step number wins a
+    later resume, and the run dir's tokenizer.json replaced the new --vocab-size."""
+    run = tmp_path / "run"
+    assert train_mlm(tiny_mlm_config(toy_data, run, steps=8, save_every=4)) is not None  # type: ignore[arg-type]
+    fresh = tiny_mlm_config(toy_data, run, steps=6, save_every=2, stop_at=2, vocab_size=150, resume="never")
+    assert train_mlm(fresh) is None  # type: ignore[arg-type]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000002.pt"]
+    assert len(_losses(run)) == 2
+    resumed = tiny_mlm_config(toy_data, run, steps=6, save_every=2, vocab_size=150)
+    out = train_mlm(resumed)  # type: ignore[arg-type]
+    assert out is not None and len(_losses(run)) == 6
+    assert json.loads((out / "config.json").read_text())["vocab_size"] != 120
 
 
 def test_training_refuses_evaluation_items(toy_data: Path, tmp_path: Path) -> None:

@@ -17,12 +17,12 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 
-from training.checkpoint import TrainingState
+from training.checkpoint import TrainingState, prepare_run
 from training.data.splits import EvalGuard
 from training.mirror.augment import SpanUnit, mask_char_span, mask_random_span
 from training.mirror.encoder import DropHead, PoolingMode, load_backbone, pool, resolve_source
@@ -196,8 +196,7 @@ def train_mirror(cfg: MirrorConfig) -> Path | None:
     """Train (or resume), then (export=bundle) export to `<models_dir>/<name>` and record held-out scores;
     None when stopped early at `stop_at`."""
     run_dir = Path(str(cfg.run_dir))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    prepare_run(run_dir, cfg, cfg.resume == "auto")
     items = sample_items(cfg)
     model_dir = run_dir / "model"
     stats = fit(cfg, items, model_dir)

@@ -8,16 +8,15 @@ A run interrupted at step k and resumed produces bit-identical weights to an uni
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from tokenizers import Tokenizer
 
-from training.checkpoint import TrainingState
+from training.checkpoint import TrainingState, prepare_run
 from training.data.splits import EvalGuard
 from training.mlm.masking import IGNORE, Masking, mask_batch
 from training.mlm.vocab import SPECIALS, save_hf_tokenizer, train_wordpiece
@@ -88,7 +87,7 @@ def _corpus(cfg: MlmConfig) -> list[str]:
 
 def _tokenizer(cfg: MlmConfig, lines: list[str], run_dir: Path) -> Tokenizer:
     path = run_dir / "tokenizer.json"
-    if path.exists():  # a resumed run must keep the vocabulary its checkpoint was trained with
+    if path.exists():  # resuming (`prepare_run` removed it otherwise): keep the checkpoint's vocabulary
         return Tokenizer.from_file(str(path))
     if cfg.tokenizer:
         tokenizer = Tokenizer.from_file(cfg.tokenizer)
@@ -181,8 +180,7 @@ def train_mlm(cfg: MlmConfig) -> Path | None:
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir, out = Path(cfg.run_dir), Path(cfg.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    prepare_run(run_dir, cfg, cfg.resume == "auto")
     lines = _corpus(cfg)
     tokenizer = _tokenizer(cfg, lines, run_dir)
     tokenizer.enable_truncation(cfg.max_length)

@@ -15,8 +15,7 @@ the teacher vectors of *all* training rows (the bank is fixed, so its cost is on
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from lexsent.errors import InvalidInputError
+from training.checkpoint import prepare_run
 from training.mirror.encoder import resolve_source
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
@@ -170,8 +170,7 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    prepare_run(run_dir, cfg, cfg.resume is Resume.AUTO)
     rows = load_rows(Path(cfg.data_dir), cfg.languages, cfg.max_rows)
     teacher = teacher_path(cfg.teacher)
     targets = torch.from_numpy(teacher_vectors(teacher, [en for en, _ in rows], run_dir, cfg.threads))

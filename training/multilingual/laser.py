@@ -7,14 +7,14 @@ English and English into a second target language, which forces all languages in
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer
 from torch import nn
 
+from training.checkpoint import prepare_run
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
 from training.multilingual.examples import Sentences, batch_indices, encode, load_rows, shared_tokenizer
@@ -128,8 +128,7 @@ def train_laser(cfg: LaserConfig) -> tuple[Path, Outcome]:
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    prepare_run(run_dir, cfg, cfg.resume is Resume.AUTO)
     rows = load_rows(Path(cfg.data_dir), cfg.languages, cfg.max_rows)
     tok = shared_tokenizer(run_dir, rows, cfg.vocab, cfg.vocab_size, Path(cfg.tokenizer) if cfg.tokenizer else None)
     pad, bos, _ = special_ids(tok)
