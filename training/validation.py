@@ -6,9 +6,21 @@ instead of a ZeroDivisionError or a silently untrained model deep in the trainin
 
 from __future__ import annotations
 
+import math
+
 from lexsent.errors import InvalidInputError
 
 
 def require(ok: bool, message: str) -> None:
     if not ok:
         raise InvalidInputError(message)
+
+
+def require_finite_loss(value: float, step: int, lr: float) -> None:
+    """Stop a diverged run at its first non-finite loss, before the step is applied or checkpointed,
+    instead of training on NaN weights and failing later in export."""
+    if not math.isfinite(value):
+        raise InvalidInputError(
+            f"the loss became {value} at step {step + 1} (lr {lr:g}): the run diverged. Lower --lr and start over "
+            "(--resume never, or another --run-dir); the checkpoints written so far hold finite weights"
+        )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from training.data.splits import item_hash
+
 ADJ = ("red", "small", "quiet", "broken", "open", "hidden", "empty", "remote")
 NOUN = ("file", "window", "server", "cat", "river", "printer", "folder", "garden")
 VERB = ("opens", "closes", "copies", "watches", "deletes", "finds")
@@ -24,8 +26,9 @@ def write_toy_data(root: Path) -> Path:
     (root / "mlm_corpus.txt").write_text("\n".join(sentences) + "\n")
     (root / "sentences.train.txt").write_text("\n".join(sentences) + "\n")
     (root / "words.train.txt").write_text("\n".join(ADJ + NOUN + VERB) + "\n")
-    (root / "eval_hashes.txt").write_text("")
     rows = [{"definition": f"a {a} {n}", "example": f"I saw the {a} {n} today"} for a in ADJ[:3] for n in NOUN[:3]]
+    held_out = [text for row in rows for text in row.values()] + ["could not open file", "unable to open file"]
+    (root / "eval_hashes.txt").write_text("".join(item_hash(text) + "\n" for text in held_out))
     (root / "eval" / "definition_example.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     pairs = [{"a": "could not open file", "b": "unable to open file", "pivots": ["de", "fr"]}]
     (root / "eval" / "paraphrase.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pairs))

@@ -35,6 +35,7 @@ def test_mode_defaults_follow_the_paper() -> None:
     ("overrides", "flag"),
     [
         ({"items": 0}, "--items"),
+        ({"items": 1}, "--items"),  # one item has no negatives: loss 0 and an untrained "model"
         ({"batch_size": 1}, "--batch-size"),
         ({"epochs": 0}, "--epochs"),  # was silently replaced by the mode's default
         ({"epochs": -1}, "--epochs"),  # was 0 steps and an untrained "model"
@@ -125,3 +126,31 @@ def test_a_data_dir_without_its_eval_hashes_is_refused(tiny_mlm: Path, toy_data:
     (bare / "eval_hashes.txt").unlink()
     with pytest.raises(NotFoundError, match="lexsent data build"):
         train_mirror(_config(tiny_mlm, bare, tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"name": "bad name"}, "--name 'bad name' cannot name a bundle"), ({}, "is not a lexsent bundle")],
+)
+def test_the_export_target_is_checked_before_training(
+    tiny_mlm: Path, toy_data: Path, tmp_path: Path, overrides: dict[str, object], message: str
+) -> None:
+    (tmp_path / "models" / "toy-mirror").mkdir(parents=True)  # a folder the export would replace
+    with pytest.raises(InvalidInputError, match=message):
+        train_mirror(_config(tiny_mlm, toy_data, tmp_path, **overrides))
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing recorded
+
+
+def test_max_length_is_clamped_to_the_backbone_positions(
+    tiny_mlm: Path, toy_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tiny MLM has 16 positions; the sentence default of 64 would fail on the first long batch."""
+    assert train_mirror(_config(tiny_mlm, toy_data, tmp_path, max_length=64, export="none")) is not None
+    assert "--max-length 64 exceeds the model's 16 positions; using 16" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "run_config.json").read_text())["max_length"] == 16
+
+
+def test_a_diverged_run_stops_at_its_first_nan_loss(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"the loss became nan at step \d+ \(lr 1e\+30\): the run diverged"):
+        train_mirror(_config(tiny_mlm, toy_data, tmp_path, lr=1e30, epochs=3, export="none"))
+    assert all(np.isfinite(row["loss"]) for row in LossLog(tmp_path / "run").read())

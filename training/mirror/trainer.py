@@ -30,7 +30,7 @@ from training.mirror.loss import info_nce
 from training.plot import plot_loss
 from training.progress import LossLog, progress
 from training.runtime import choose_device, generator_for, seed_everything, set_threads
-from training.validation import require
+from training.validation import require, require_finite_loss
 
 MODE_DEFAULTS = {"sentence": {"epochs": 1, "temperature": 0.04, "max_length": 64},
                  "word": {"epochs": 2, "temperature": 0.2, "max_length": 16}}  # fmt: skip
@@ -73,7 +73,7 @@ class MirrorConfig:
         self.max_length = int(defaults["max_length"]) if self.max_length is None else self.max_length
         self.name = self.name or f"mirror-{self.mode}"
         self.run_dir = self.run_dir or f"runs/{self.name}"
-        require(self.items >= 1, f"--items must be at least 1, got {self.items}")
+        require(self.items >= 2, f"--items must be at least 2 (an item's negatives are the others), got {self.items}")
         require(self.batch_size >= 2, f"--batch-size must be at least 2 (in-batch negatives), got {self.batch_size}")
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.lr > 0, f"--lr must be positive, got {self.lr}")
@@ -170,6 +170,7 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
                 ids, attention = torch.cat([plain, masked]), torch.cat([plain_attention, plain_attention])
             both = model(ids.to(device), attention.to(device))
             loss = info_nce(both[: len(rows)], both[len(rows) :], float(cfg.temperature))
+            require_finite_loss(loss.item(), step, cfg.lr)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -192,9 +193,41 @@ def fit(cfg: MirrorConfig, items: list[str], model_dir: Path) -> dict[str, float
     return {"steps": done, "seconds": elapsed, "examples_per_s": examples / elapsed}
 
 
+def _fit_positions(cfg: MirrorConfig) -> None:
+    """Clamp --max-length to the backbone's positions (a small MLM may have 16 or 32): longer inputs would
+    fail in the middle of training, when a batch first holds a long one."""
+    from exporter.source import read_source
+
+    positions = read_source(resolve_source(cfg.model)).max_length
+    if positions and int(cfg.max_length or 0) > positions:
+        print(f"mirror: --max-length {cfg.max_length} exceeds the model's {positions} positions; using {positions}",
+              file=sys.stderr)  # fmt: skip
+        cfg.max_length = positions
+
+
+def _require_export_target(cfg: MirrorConfig) -> None:
+    """Checked before training, not after: a bad --name or a folder in the way would waste the whole run."""
+    from lexsent.manifest import MANIFEST_FILE, NAME_PATTERN
+
+    name = str(cfg.name)
+    require(
+        NAME_PATTERN.fullmatch(name) is not None,
+        f"--name {name!r} cannot name a bundle: use letters, digits, '.', '_' and '-', starting with a letter or digit",
+    )
+    target = Path(cfg.models_dir) / name
+    require(
+        not target.exists() or (target / MANIFEST_FILE).is_file(),
+        f"{target} exists and is not a lexsent bundle (the export would replace it): choose another --name or "
+        "--models-dir",
+    )
+
+
 def train_mirror(cfg: MirrorConfig) -> Path | None:
     """Train (or resume), then (export=bundle) export to `<models_dir>/<name>` and record held-out scores;
     None when stopped early at `stop_at`."""
+    _fit_positions(cfg)
+    if cfg.export == "bundle":
+        _require_export_target(cfg)
     run_dir = Path(str(cfg.run_dir))
     prepare_run(run_dir, cfg, cfg.resume == "auto")
     items = sample_items(cfg)

@@ -28,7 +28,7 @@ from training.runtime import (
     seed_everything,
     set_threads,
 )
-from training.validation import require
+from training.validation import require, require_finite_loss
 
 
 @dataclass
@@ -209,6 +209,7 @@ def train_mlm(cfg: MlmConfig) -> Path | None:
             input_ids, words, Masking(cfg.masking), mask_gen, mask_id, tokenizer.get_vocab_size(), special
         )
         loss = masked_lm_loss(model, inputs.to(device), attention.to(device), labels.to(device))
+        require_finite_loss(loss.item(), step, scheduler.get_last_lr()[0])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -19,6 +19,7 @@ import torch
 from training.checkpoint import TrainingState
 from training.plot import plot_loss
 from training.progress import LossLog, progress
+from training.validation import require_finite_loss
 
 
 class Resume(StrEnum):
@@ -106,6 +107,7 @@ def train_loop(
     outcome = Outcome.FINISHED
     while step < cfg.steps:
         loss = batch_loss(step)
+        require_finite_loss(loss.item(), step, scheduler.get_last_lr()[0])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
