@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lexsent.errors import InvalidInputError
 from training.evaluation.metrics import average_ranks, retrieval, spearman
 
 
@@ -37,3 +38,32 @@ def test_spearman_with_ties_matches_hand_computation() -> None:
     # centred ranks a = [-2, -1, 0, 1, 2], b = [-2, -1, .5, 2, .5]: Σab = 8, Σa² = 10, Σb² = 9.5
     assert spearman(a, b) == pytest.approx(8 / np.sqrt(10 * 9.5))  # 0.8208
     assert spearman(a, [-x for x in a]) == pytest.approx(-1.0)
+
+
+def test_nan_embeddings_score_worst_not_best() -> None:
+    """`x >= NaN` is false, so unguarded a NaN score would put every relevant item first (P@1 = MRR = 1)."""
+    vectors = np.full((4, 3), np.nan, dtype=np.float32)
+    result = retrieval(vectors, vectors, [{i} for i in range(4)])
+    assert result.p_at_1 == 0.0
+    assert result.mrr == pytest.approx(0.25)
+    finite = np.eye(3, dtype=np.float32)
+    broken = finite.copy()
+    broken[0] = np.inf  # inf / inf normalises to NaN: its relevant item scores NaN and ranks last
+    assert retrieval(broken, finite, [{0}, {1}, {2}]).p_at_1 == pytest.approx(2 / 3)
+
+
+def test_spearman_ranks_nan_lowest_not_highest() -> None:
+    nan = float("nan")
+    assert spearman([nan, nan, nan, nan], [1, 2, 3, 4]) == 0.0  # collapsed: no correlation, not 1.0
+    assert average_ranks([2.0, nan, 1.0, nan]).tolist() == [4, 1.5, 3, 1.5]
+    assert spearman([nan, 1, 2], [0, 1, 2]) == pytest.approx(1.0)
+    assert spearman([1, 2, nan], [1, 2, 3]) == pytest.approx(-0.5)
+
+
+def test_nothing_to_score_is_refused_not_nan() -> None:
+    with pytest.raises(InvalidInputError, match="no queries"):
+        retrieval(np.zeros((0, 2), np.float32), np.eye(2, dtype=np.float32), [])
+    with pytest.raises(InvalidInputError, match="no relevant candidate"):
+        retrieval(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), [{0}, set()])
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        spearman([0.5], [1.0])
