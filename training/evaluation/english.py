@@ -10,67 +10,142 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lexsent.errors import InvalidInputError, NotFoundError
+from training.data.splits import normalise_key
 from training.evaluation.metrics import pair_cosines, retrieval, spearman
 from training.evaluation.task import Scores, Task
 
 if TYPE_CHECKING:
     from lexsent.encoder import Encoder
 
+Rows = list[tuple[str, dict[str, Any]]]  # ("<file>:<line>", row): errors name the line to fix
 
-def _lines(args: argparse.Namespace, name: str) -> list[str]:
-    """The lines of an evaluation file of the data directory, or a NotFoundError saying how to build it."""
+
+def _lines(args: argparse.Namespace, name: str) -> list[tuple[str, str]]:
+    """The non-blank lines of an evaluation file with their locations; a missing, undecodable or empty
+    file is refused (scoring nothing would record NaN, which makes the manifest unloadable)."""
     path = Path(args.data_dir) / "eval" / name
+    rebuild = f"run `lexsent data build --out {args.data_dir}`"
     if not path.exists():
-        from lexsent.errors import NotFoundError
+        raise NotFoundError(f"{path} missing: {rebuild} first")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 (byte {exc.start}); {rebuild} again") from exc
+    lines = [(f"{path}:{n}", line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise InvalidInputError(f"{path} is empty, so there is nothing to evaluate; {rebuild} again")
+    return lines
 
-        raise NotFoundError(f"{path} missing: run `lexsent data build --out {args.data_dir}` first")
-    return path.read_text(encoding="utf-8").splitlines()
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
-def _rows(args: argparse.Namespace, name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in _lines(args, name) if line]
+_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "text": ("a non-empty string", _is_text),
+    "texts": (
+        "a non-empty list of non-empty strings",
+        lambda v: isinstance(v, list) and bool(v) and all(map(_is_text, v)),
+    ),
+    "number": (
+        "a finite number",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+    ),
+}
+
+
+def _rows(args: argparse.Namespace, name: str, fields: dict[str, str]) -> Rows:
+    """JSONL rows holding `fields` (key → kind in `_FIELDS`), each checked so bad data is one error naming
+    its line, not a traceback from deep inside a metric."""
+    rows: Rows = []
+    for where, line in _lines(args, name):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{where}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise InvalidInputError(f"{where}: expected a JSON object with keys {sorted(fields)}")
+        for key, kind in fields.items():
+            what, valid = _FIELDS[kind]
+            if key not in row:
+                raise InvalidInputError(f"{where}: missing key {key!r}")
+            if not valid(row[key]):
+                raise InvalidInputError(f"{where}: {key!r} must be {what}, not {json.dumps(row[key])[:80]}")
+        rows.append((where, row))
+    return rows
 
 
 def definition_example(encoder: Encoder, args: argparse.Namespace) -> Scores:
-    rows = _rows(args, "definition_example.jsonl")
+    rows = [row for _, row in _rows(args, "definition_example.jsonl", {"definition": "text", "example": "text"})]
     queries = encoder.encode([r["definition"] for r in rows])
     candidates = encoder.encode([r["example"] for r in rows])
     result = retrieval(queries, candidates, [{i} for i in range(len(rows))])
     return {"p_at_1": result.p_at_1, "mrr": result.mrr}
 
 
-def _retrieve_related(encoder: Encoder, pool: list[str], related: dict[str, set[str]]) -> Scores:
-    index = {text: i for i, text in enumerate(pool)}
-    queries = sorted(related)
-    vectors = encoder.encode(pool)
-    query_ids = [index[q] for q in queries]
-    result = retrieval(
-        vectors[query_ids], vectors, [{index[t] for t in related[q]} for q in queries], exclude=query_ids
-    )
-    return {"p_at_1": result.p_at_1, "mrr": result.mrr}
+class _Related:
+    """Texts that retrieve their related texts among all texts. A text is one item per `normalise_key`
+    identity, as the splits key it: the data spells one sentence differently in different rows ('Cannot
+    create directory' / 'cannot create directory'), and a lowercasing encoder gives both one vector, so
+    as separate candidates each would be the other's unbeatable wrong answer. Twins are merged into one
+    item (encoded as their first spelling in sorted order) and their relations are united."""
+
+    def __init__(self) -> None:
+        self.spelling: dict[str, str] = {}
+        self.related: defaultdict[str, set[str]] = defaultdict(set)
+
+    def add(self, text: str) -> str:
+        key = normalise_key(text)
+        self.spelling[key] = min(self.spelling.get(key, text), text)
+        return key
+
+    def relate(self, where: str, query: str, answer: str) -> None:
+        q, a = self.add(query), self.add(answer)
+        if q == a:
+            raise InvalidInputError(f"{where}: {query!r} and {answer!r} are one text (case and spacing ignored)")
+        self.related[q].add(a)
+
+    def scores(self, encoder: Encoder) -> Scores:
+        pool = sorted(self.spelling)
+        index = {key: i for i, key in enumerate(pool)}
+        queries = sorted(self.related)
+        query_ids = [index[q] for q in queries]
+        vectors = encoder.encode([self.spelling[key] for key in pool])
+        relevant = [{index[t] for t in self.related[q]} for q in queries]
+        result = retrieval(vectors[query_ids], vectors, relevant, exclude=query_ids)
+        return {"p_at_1": result.p_at_1, "mrr": result.mrr}
 
 
 def paraphrase(encoder: Encoder, args: argparse.Namespace) -> Scores:
-    related: dict[str, set[str]] = {}
-    for row in _rows(args, "paraphrase.jsonl"):
-        related.setdefault(row["a"], set()).add(row["b"])
-        related.setdefault(row["b"], set()).add(row["a"])
-    distractors = _lines(args, "distractors.txt")
-    pool = list(dict.fromkeys([*sorted(related), *distractors]))
-    return _retrieve_related(encoder, pool, related)
+    items = _Related()
+    for where, row in _rows(args, "paraphrase.jsonl", {"a": "text", "b": "text"}):
+        items.relate(where, row["a"], row["b"])
+        items.relate(where, row["b"], row["a"])
+    for _, text in _lines(args, "distractors.txt"):
+        items.add(text)
+    return items.scores(encoder)
 
 
 def synonyms(encoder: Encoder, args: argparse.Namespace) -> Scores:
-    related = {row["word"]: set(row["synonyms"]) for row in _rows(args, "synonyms.jsonl")}
-    pool = sorted(set(related) | {w for syns in related.values() for w in syns})
-    return _retrieve_related(encoder, pool, related)
+    items = _Related()
+    for where, row in _rows(args, "synonyms.jsonl", {"word": "text", "synonyms": "texts"}):
+        for synonym in row["synonyms"]:
+            items.relate(where, row["word"], synonym)
+    return items.scores(encoder)
 
 
 def word_similarity(encoder: Encoder, args: argparse.Namespace) -> Scores:
-    rows = _rows(args, "word_similarity.jsonl")
+    rows = [row for _, row in _rows(args, "word_similarity.jsonl", {"a": "text", "b": "text", "score": "number"})]
+    if len(rows) < 2:
+        path = Path(args.data_dir) / "eval" / "word_similarity.jsonl"
+        raise InvalidInputError(f"{path}: a rank correlation needs at least 2 pairs, found {len(rows)}")
     cosines = pair_cosines(encoder.encode([r["a"] for r in rows]), encoder.encode([r["b"] for r in rows]))
     return {"spearman": spearman(cosines, [r["score"] for r in rows])}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def evaluate(bundle: Path, tasks: Sequence[Task], args: argparse.Namespace) -> d
     scores: dict[str, float] = {}
     for task in chosen:
         for metric, value in task.run(encoder, args).items():
+            if not math.isfinite(value):  # recorded, it would be null, which the manifest schema refuses
+                raise InvalidInputError(
+                    f"task {task.name} scored {metric} = {value}: check its evaluation data in {args.data_dir}"
+                )
             scores[f"{task.name}.{metric}"] = round(value, 4)
     return scores
 
