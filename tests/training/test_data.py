@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from lexsent.errors import InvalidInputError
 from training.data.gettext_corpus import clean
 from training.data.splits import EvalGuard, LeakError, is_eval
 from training.data.wordnet import Synset, parse_line
@@ -86,8 +88,6 @@ def test_every_evaluation_text_of_a_real_build_is_guarded(tmp_path: Path) -> Non
     """On the machine's catalogues and WordNet (minutes): each text any English task evaluates on has its
     hash in eval_hashes.txt, and none is in a training file. Paraphrase pairs may come from catalogues
     outside the msgid list; before 2026-12-01 about 250 of their sentences were missing from the guard."""
-    import json
-
     from training.data.build import build
     from training.data.splits import item_hash
 
@@ -105,3 +105,34 @@ def test_every_evaluation_text_of_a_real_build_is_guarded(tmp_path: Path) -> Non
     assert [t for t in texts if item_hash(t) not in guard.hashes] == []
     for name in ("mlm_corpus.txt", "sentences.train.txt", "words.train.txt"):
         guard.check((tmp_path / name).read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("content", "build_count", "message"),
+    [
+        (b"", None, "is empty, so it would keep no evaluation item out of training"),
+        (b"\n\n", None, "is empty"),
+        (b"not-a-hash\n", None, r"eval_hashes\.txt:1: 'not-a-hash' is not a sha256 hex digest"),
+        (b"%s\n%s\n" % (b"a" * 64, b"B" * 64), None, r"eval_hashes\.txt:2: 'BBBB.*' is not a sha256"),
+        (b"\xe9t\xe9\n", None, "non-ASCII byte at 0"),
+        (b"%s\n" % (b"a" * 64), 2, r"holds 1 hashes but .*build\.json records 2: the file is truncated"),
+    ],
+)
+def test_an_unusable_guard_is_refused_not_trained_past(
+    tmp_path: Path, content: bytes, build_count: int | None, message: str
+) -> None:
+    """An empty or garbage eval_hashes.txt (a build killed mid-write, a wrong file) used to load as a guard
+    that refuses nothing, so evaluation items went into training silently."""
+    (tmp_path / "eval_hashes.txt").write_bytes(content)
+    if build_count is not None:
+        (tmp_path / "build.json").write_text(json.dumps({"counts": {"eval_hashes": build_count}}))
+    with pytest.raises(InvalidInputError, match=message):
+        EvalGuard.load(tmp_path)
+
+
+def test_a_guard_matching_its_build_record_loads(tmp_path: Path) -> None:
+    guard = EvalGuard(set())
+    guard.add(["one held-out sentence", "another"])
+    guard.write(tmp_path)
+    (tmp_path / "build.json").write_text(json.dumps({"counts": {"eval_hashes": 2}}))
+    assert EvalGuard.load(tmp_path).hashes == guard.hashes

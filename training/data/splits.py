@@ -8,12 +8,15 @@ the item, not on file order or the machine. The eval side's hashes are written t
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from lexsent.errors import InvalidInputError, NotFoundError
 
 HASHES_FILE = "eval_hashes.txt"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def normalise_key(text: str) -> str:
@@ -28,6 +31,18 @@ def item_hash(text: str) -> str:
 def is_eval(key: str, fraction: float, salt: str) -> bool:
     digest = hashlib.sha256(f"{salt}\x00{normalise_key(key)}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def _recorded_count(data_dir: Path) -> int | None:
+    """`counts.eval_hashes` of the directory's build.json, when there is one that records it."""
+    path = data_dir / "build.json"
+    if not path.exists():
+        return None
+    try:
+        count = json.loads(path.read_text(encoding="utf-8")).get("counts", {}).get("eval_hashes")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise InvalidInputError(f"{path}: not the JSON object `lexsent data build` writes ({exc})") from exc
+    return count if isinstance(count, int) else None
 
 
 class LeakError(InvalidInputError):
@@ -49,7 +64,27 @@ class EvalGuard:
                 f"{path} missing: the data directory has no record of its evaluation items, so nothing keeps "
                 f"them out of training; build it with `lexsent data build --out {data_dir}`"
             )
-        return cls(set(path.read_text(encoding="ascii").split()))
+        rebuild = f"rebuild the data directory with `lexsent data build --out {data_dir}`"
+        try:
+            lines = path.read_text(encoding="ascii").splitlines()
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{path}: not a list of hashes (non-ASCII byte at {exc.start}); {rebuild}") from exc
+        hashes = set()
+        for n, line in enumerate(lines, 1):
+            digest = line.strip()
+            if digest and not _SHA256.fullmatch(digest):
+                raise InvalidInputError(f"{path}:{n}: {digest[:80]!r} is not a sha256 hex digest; {rebuild}")
+            if digest:
+                hashes.add(digest)
+        if not hashes:  # an empty guard lets every evaluation item into training
+            raise InvalidInputError(f"{path} is empty, so it would keep no evaluation item out of training; {rebuild}")
+        expected = _recorded_count(data_dir)
+        if expected is not None and expected != len(hashes):
+            raise InvalidInputError(
+                f"{path} holds {len(hashes)} hashes but {data_dir / 'build.json'} records {expected}: the file is "
+                f"truncated or from another build; {rebuild}"
+            )
+        return cls(hashes)
 
     def write(self, data_dir: Path) -> None:
         (data_dir / HASHES_FILE).write_text("".join(h + "\n" for h in sorted(self.hashes)), encoding="ascii")
