@@ -7,7 +7,10 @@ know about post-processing is recorded here, and the graph already implements it
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import stat
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,10 @@ MANIFEST_FILE = "lexsent.json"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*")  # served as `model`: no spaces or slashes
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors())
 
 
 class ModelKind(StrEnum):
@@ -85,11 +92,33 @@ class Manifest(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-            )
-            raise BundleError(f"{path}: invalid manifest: {problems}") from exc
+            raise BundleError(f"{path}: invalid manifest: {_problems(exc)}") from exc
 
     def write(self, directory: Path) -> None:
+        """Replace lexsent.json whole (temp file, fsync, rename), so a kill mid-write (`eval --record`) leaves
+        the old manifest or the new one, never a truncated file. A manifest that `read` would refuse (a NaN
+        score is dumped as null) is not written at all."""
+        path = directory / MANIFEST_FILE
         text = self.model_dump_json(indent=2) + "\n"
-        (directory / MANIFEST_FILE).write_text(text, encoding="utf-8")
+        try:
+            type(self).model_validate_json(text)
+        except ValidationError as exc:
+            raise BundleError(f"{path}: not written, it would not load back: {_problems(exc)}") from exc
+        tmp = directory / f".{MANIFEST_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for write_text
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                if path.exists():  # keep who may read the bundle (a service account) as it was
+                    os.chmod(f.fileno(), stat.S_IMODE(path.stat().st_mode))
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a power loss
+        finally:
+            os.close(dir_fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import lexsent
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError
+from lexsent.manifest import Manifest
 
 
 @pytest.fixture
@@ -93,3 +95,49 @@ def test_manifest_dim_must_match_graph(bundle_copy: Path) -> None:
     path.write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=f"says dim {width + 1} but the graph's embedding has {width} values"):
         lexsent.load(bundle_copy)
+
+
+def test_manifest_write_replaces_the_file_whole(bundle_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write interrupted before its rename (here a failing fsync; a kill during `eval --record`) leaves
+    the old manifest in place, not a truncated one, and no temp file behind."""
+    path = bundle_copy / "lexsent.json"
+    before = path.read_bytes()
+    manifest = Manifest.read(bundle_copy)
+    manifest.evaluation["task.metric"] = 0.5
+
+    def fail(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="No space left"):
+        manifest.write(bundle_copy)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in bundle_copy.iterdir()) == ["lexsent.json", "model.onnx", "tokenizer.json"]
+    monkeypatch.undo()
+    manifest.write(bundle_copy)
+    assert Manifest.read(bundle_copy).evaluation["task.metric"] == 0.5
+
+
+def test_manifest_write_keeps_the_bundle_readable_by_other_users(bundle_copy: Path, tmp_path: Path) -> None:
+    manifest = Manifest.read(bundle_copy)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    previous = os.umask(0o022)
+    try:
+        manifest.write(fresh)  # a new file gets the umask's mode, not a temp file's 0600
+        os.umask(0o077)  # a stricter shell later (`eval --record`) keeps the existing file's mode
+        manifest.write(bundle_copy)
+    finally:
+        os.umask(previous)
+    assert (fresh / "lexsent.json").stat().st_mode & 0o777 == 0o644
+    assert (bundle_copy / "lexsent.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_manifest_that_would_not_load_is_not_written(bundle_copy: Path) -> None:
+    """A NaN score is dumped as null, which `read` refuses: the bundle would no longer load anywhere."""
+    before = (bundle_copy / "lexsent.json").read_bytes()
+    manifest = Manifest.read(bundle_copy)
+    manifest.evaluation["paraphrase.p_at_1"] = float("nan")
+    with pytest.raises(BundleError, match=r"not written, it would not load back: evaluation\.paraphrase\.p_at_1"):
+        manifest.write(bundle_copy)
+    assert (bundle_copy / "lexsent.json").read_bytes() == before
