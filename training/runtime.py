@@ -37,6 +37,8 @@ def choose_device(choice: DeviceChoice | str = DeviceChoice.AUTO) -> torch.devic
 def set_threads(threads: int | None) -> int:
     """Pin torch intra-op threads (the machine is shared; never let torch grab every core): `--threads`,
     else LEXSENT_THREADS, else OMP_NUM_THREADS (what the Makefile exports), else every core."""
+    if threads is not None and threads < 1:  # 0 used to mean "unset", i.e. every core of a shared machine
+        raise InvalidInputError(f"--threads must be at least 1, got {threads}")
     n = threads or _env_count("LEXSENT_THREADS") or _env_count("OMP_NUM_THREADS") or (os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n

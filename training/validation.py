@@ -16,6 +16,13 @@ def require(ok: bool, message: str) -> None:
         raise InvalidInputError(message)
 
 
+def require_at_least(minimum: int, **settings: int | None) -> None:
+    """Each given setting (None: unset, skipped) must be at least `minimum`; named as its flag."""
+    for name, value in settings.items():
+        if value is not None and value < minimum:
+            raise InvalidInputError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}")
+
+
 def require_finite_loss(value: float, step: int, lr: float) -> None:
     """Stop a diverged run at its first non-finite loss, before the step is applied or checkpointed,
     instead of training on NaN weights and failing later in export."""

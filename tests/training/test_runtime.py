@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from lexsent.errors import InvalidInputError
 from training.runtime import set_threads
 
 
@@ -37,3 +38,9 @@ def test_thread_count_precedence(
             monkeypatch.setenv(name, value)
     monkeypatch.setattr("os.cpu_count", lambda: 5)
     assert set_threads(threads) == (expected or 5) == torch.get_num_threads()
+
+
+@pytest.mark.parametrize("threads", [0, -1])
+def test_threads_below_one_are_refused_not_read_as_every_core(threads: int) -> None:
+    with pytest.raises(InvalidInputError, match=f"--threads must be at least 1, got {threads}"):
+        set_threads(threads)

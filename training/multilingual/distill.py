@@ -37,7 +37,7 @@ from training.multilingual.examples import (
     shared_tokenizer,
 )
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
-from training.multilingual.options import BILSTM
+from training.multilingual.options import BILSTM, check_common
 from training.multilingual.transformer_student import TransformerStudent, student_tokenizer
 from training.multilingual.vocab import VocabKind, corpus_texts, special_ids, xlmr_tokenizer_path
 from training.runtime import choose_device, seed_everything, set_threads
@@ -97,6 +97,9 @@ class DistillConfig:
     device: str = "auto"
     resume: Resume = Resume.AUTO
     show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_common(self)
 
 
 def teacher_path(teacher: str | None) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from lexsent.errors import InvalidInputError
 from training.multilingual.corpus import read_train, sentence_hash
 from training.multilingual.vocab import VocabKind, corpus_texts, train_vocab
 
@@ -40,10 +41,17 @@ def load_rows(data_dir: Path, languages: Sequence[str], max_rows: int | None) ->
     so its first rows would be a biased subset)."""
     wanted = set(languages)
     rows = []
+    present: set[str] = set()
     for english, translations in read_train(data_dir):
+        present.update(translations)
         kept = {lang: t for lang, t in translations.items() if lang in wanted}
         if kept:
             rows.append((english, kept))
+    if not rows:  # before a tokenizer is trained on nothing and saved for the next run
+        raise InvalidInputError(
+            f"{data_dir} has no training rows for --langs {' '.join(languages)}; its languages: "
+            f"{' '.join(sorted(present)) or 'none (an empty corpus: rebuild it with `lexsent data parallel`)'}"
+        )
     if max_rows is not None and len(rows) > max_rows:
         rows = sorted(sorted(rows, key=lambda row: sentence_hash(row[0]))[:max_rows])
     return rows

@@ -19,6 +19,7 @@ from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig
 from training.multilingual.corpus import DEFAULT_LANGUAGES
 from training.multilingual.examples import Sentences, batch_indices, encode, load_rows, shared_tokenizer
 from training.multilingual.loop import LoopConfig, Outcome, Resume, train_loop
+from training.multilingual.options import check_common
 from training.multilingual.vocab import VocabKind, special_ids
 from training.runtime import choose_device, seed_everything, set_threads
 from training.validation import require
@@ -54,6 +55,9 @@ class LaserConfig:
     device: str = "auto"
     resume: Resume = Resume.AUTO
     show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_common(self)
 
 
 class LaserDecoder(nn.Module):

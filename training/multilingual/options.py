@@ -69,3 +69,16 @@ def common_values(args: argparse.Namespace) -> dict[str, Any]:
         "device": args.device,
         "resume": Resume(args.resume),
     }
+
+
+def check_common(cfg: Any) -> None:
+    """The shared settings of `train laser` and `train distill`, refused at once naming their flag
+    (a zero batch size or step count failed deep in training, after a tokenizer had been trained)."""
+    from training.validation import require, require_at_least
+
+    require(bool(cfg.languages), "--langs needs at least one language")
+    require_at_least(1, batch_size=cfg.batch_size, steps=cfg.steps, save_every=cfg.save_every, layers=cfg.layers)
+    require_at_least(1, embed_dim=cfg.embed_dim, hidden=cfg.hidden, max_tokens=cfg.max_tokens, max_rows=cfg.max_rows)
+    require_at_least(100, vocab_size=cfg.vocab_size)
+    require(cfg.lr is None or cfg.lr > 0, f"--lr must be positive, got {cfg.lr}")
+    require(cfg.max_minutes is None or cfg.max_minutes > 0, "--max-minutes must be positive")

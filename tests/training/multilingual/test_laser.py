@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lexsent.errors import InvalidInputError
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig, reverse_within_length
 from training.multilingual.laser import LaserConfig, train_laser
 from training.multilingual.loop import Outcome, Resume
@@ -79,3 +80,24 @@ def test_resume_reproduces_an_uninterrupted_run(parallel_dir: Path, tmp_path: Pa
     for name in a:
         assert torch.equal(a[name], b[name]), name
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+
+
+def test_languages_the_corpus_lacks_are_refused_before_a_tokenizer_is_trained(
+    parallel_dir: Path, tmp_path: Path
+) -> None:
+    """It used to train a 4-token vocabulary on nothing, save it, crash, and hand it to the corrected rerun."""
+    run = tmp_path / "run"
+    with pytest.raises(InvalidInputError, match=r"no training rows for --langs it; its languages: de fr$"):
+        train_laser(_config(parallel_dir, run, languages=["it"], second_target="it"))
+    assert not (run / "tokenizer.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [({"batch_size": 0}, "--batch-size"), ({"steps": 0}, "--steps"), ({"vocab_size": 4}, "--vocab-size")],
+)
+def test_bad_settings_are_refused_naming_the_flag(
+    parallel_dir: Path, tmp_path: Path, overrides: dict[str, object], flag: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=f"{flag} must be at least"):
+        _config(parallel_dir, tmp_path / "run", **overrides)
