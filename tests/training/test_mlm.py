@@ -94,7 +94,13 @@ def test_training_refuses_evaluation_items(toy_data: Path, tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("overrides", "flag"),
-    [({"save_every": 0}, "--save-every"), ({"steps": 0}, "--steps"), ({"hidden": 32, "heads": 3}, "--heads 3")],
+    [
+        ({"save_every": 0}, "--save-every"),
+        ({"steps": 0}, "--steps"),
+        ({"hidden": 32, "heads": 3}, "--heads 3"),
+        ({"hidden": 0}, "--hidden must be at least 1"),  # was a ZeroDivisionError
+        ({"hidden": -4}, "--hidden must be at least 1"),
+    ],
 )
 def test_bad_settings_are_refused_naming_the_flag(overrides: dict[str, object], flag: str) -> None:
     from lexsent.errors import InvalidInputError
@@ -102,3 +108,37 @@ def test_bad_settings_are_refused_naming_the_flag(overrides: dict[str, object], 
 
     with pytest.raises(InvalidInputError, match=flag):
         MlmConfig(**overrides)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("corpus", "message"),
+    [(b"", "has no non-blank lines"), (b"caf\xe9 au lait\n", r"is not UTF-8 text \(byte 3\)")],
+)
+def test_an_unusable_corpus_is_one_clear_error(toy_data: Path, tmp_path: Path, corpus: bytes, message: str) -> None:
+    import shutil
+
+    data = Path(shutil.copytree(toy_data, tmp_path / "data"))
+    (data / "mlm_corpus.txt").write_bytes(corpus)
+    with pytest.raises(InvalidInputError, match=f"mlm_corpus.txt {message}"):
+        train_mlm(tiny_mlm_config(data, tmp_path / "run"))  # type: ignore[arg-type]
+
+
+def test_a_given_tokenizer_is_checked_before_it_is_copied_into_the_run(
+    toy_data: Path, tmp_path: Path, tiny_mlm: Path
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    vocab = json.loads((tiny_mlm / "tokenizer.json").read_text())  # the same vocabulary, [SEP] and [MASK] swapped
+    vocab["model"]["vocab"] = {("[MASK]" if t == "[SEP]" else "[SEP]" if t == "[MASK]" else t): i
+                               for t, i in vocab["model"]["vocab"].items()}  # fmt: skip
+    swapped = tmp_path / "swapped.json"
+    swapped.write_text(json.dumps(vocab))
+    for path, message in [
+        (tmp_path / "absent.json", "cannot load it"),
+        (broken, "cannot load it"),
+        (swapped, r"needs \[PAD\], \[UNK\], \[CLS\], \[SEP\], \[MASK\] at ids 0-4 \(found .*\[SEP\]=4"),
+    ]:
+        run = tmp_path / f"run-{path.stem}"
+        with pytest.raises(InvalidInputError, match=message):
+            train_mlm(tiny_mlm_config(toy_data, run, tokenizer=str(path)))  # type: ignore[arg-type]
+        assert not (run / "tokenizer.json").exists()

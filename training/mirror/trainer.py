@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from training.checkpoint import TrainingState, prepare_run
+from training.data.lines import read_lines
 from training.data.splits import EvalGuard
 from training.mirror.augment import SpanUnit, mask_char_span, mask_random_span
 from training.mirror.encoder import DropHead, PoolingMode, load_backbone, pool, resolve_source
@@ -92,11 +93,8 @@ class MirrorConfig:
 def sample_items(cfg: MirrorConfig) -> list[str]:
     """`items` training texts drawn (seeded) from the train side, checked against the eval guard."""
     path = Path(cfg.data_dir) / SOURCES[cfg.mode]
-    if not path.exists():
-        from lexsent.errors import NotFoundError
-
-        raise NotFoundError(f"{path} missing: run `lexsent data build --out {cfg.data_dir}` first")
-    pool_ = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pool_ = read_lines(path)
+    require(len(pool_) >= 2, f"{path} has {len(pool_)} item; contrastive training needs at least 2")
     if cfg.items > len(pool_):
         print(f"mirror: {path} has {len(pool_)} items; training on all of them (--items {cfg.items})", file=sys.stderr)
     order = torch.randperm(len(pool_), generator=generator_for(cfg.seed)).tolist()

@@ -16,7 +16,9 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
+from lexsent.errors import InvalidInputError
 from training.checkpoint import TrainingState, prepare_run
+from training.data.lines import read_lines
 from training.data.splits import EvalGuard
 from training.mlm.masking import IGNORE, Masking, mask_batch
 from training.mlm.vocab import SPECIALS, save_hf_tokenizer, train_wordpiece
@@ -28,7 +30,7 @@ from training.runtime import (
     seed_everything,
     set_threads,
 )
-from training.validation import require, require_finite_loss
+from training.validation import require, require_at_least, require_finite_loss
 
 
 @dataclass
@@ -61,7 +63,7 @@ class MlmConfig:
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.lr > 0, f"--lr must be positive, got {self.lr}")
         require(self.save_every >= 1, f"--save-every must be at least 1, got {self.save_every}")
-        require(self.layers >= 1 and self.heads >= 1, "--layers and --heads must be at least 1")
+        require_at_least(1, layers=self.layers, heads=self.heads, hidden=self.hidden)
         require(self.hidden % self.heads == 0, f"--hidden {self.hidden} must be a multiple of --heads {self.heads}")
         require(self.max_length >= 8, f"--max-length must be at least 8, got {self.max_length}")
         require(self.vocab_size >= 100, f"--vocab-size must be at least 100, got {self.vocab_size}")
@@ -74,12 +76,7 @@ class MlmConfig:
 
 
 def _corpus(cfg: MlmConfig) -> list[str]:
-    path = Path(cfg.data_dir) / "mlm_corpus.txt"
-    if not path.exists():
-        from lexsent.errors import NotFoundError
-
-        raise NotFoundError(f"{path} missing: run `lexsent data build --out {cfg.data_dir}` first")
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = read_lines(Path(cfg.data_dir) / "mlm_corpus.txt")
     lines = lines[: cfg.corpus_limit] if cfg.corpus_limit else lines
     EvalGuard.load(Path(cfg.data_dir)).check(lines)
     return lines
@@ -90,11 +87,28 @@ def _tokenizer(cfg: MlmConfig, lines: list[str], run_dir: Path) -> Tokenizer:
     if path.exists():  # resuming (`prepare_run` removed it otherwise): keep the checkpoint's vocabulary
         return Tokenizer.from_file(str(path))
     if cfg.tokenizer:
-        tokenizer = Tokenizer.from_file(cfg.tokenizer)
+        tokenizer = _given_tokenizer(cfg.tokenizer)
         tokenizer.save(str(path))
         return tokenizer
     tokenizer = train_wordpiece(lines, cfg.vocab_size)
     tokenizer.save(str(path))
+    return tokenizer
+
+
+def _given_tokenizer(source: str) -> Tokenizer:
+    """A --tokenizer file, checked before it is copied into the run: masking needs BERT's special tokens
+    at ids 0-4 (as `train_wordpiece` makes them), since random replacement draws from the ids above."""
+    try:
+        tokenizer = Tokenizer.from_file(source)
+    except Exception as exc:  # tokenizers raises a bare Exception for a missing or malformed file
+        raise InvalidInputError(f"--tokenizer {source}: cannot load it as a tokenizers JSON file ({exc})") from None
+    ids = {token: tokenizer.token_to_id(token) for token in SPECIALS}
+    if any(ids[token] != i for i, token in enumerate(SPECIALS)):
+        found = ", ".join(f"{token}={ids[token]}" for token in SPECIALS)
+        raise InvalidInputError(
+            f"--tokenizer {source}: the MLM trainer needs {', '.join(SPECIALS)} at ids 0-4 (found {found}); "
+            "use a vocabulary trained by `lexsent train mlm`, or omit --tokenizer to train one"
+        )
     return tokenizer
 
 
