@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--mode", choices=("sentence", "word"), default="sentence")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--run-dir", default=None, help="default: runs/mirror-<mode>")
+    parser.add_argument("--run-dir", default=None, help="default: runs/<name>")
     parser.add_argument("--name", default=None, help="bundle name; default: mirror-<mode>")
     parser.add_argument("--models-dir", default="models", help="the bundle is exported to <models-dir>/<name>")
     parser.add_argument("--items", type=int, default=10000, help="training items sampled from the corpus")
