@@ -51,6 +51,12 @@ def measure(
         want, got = reference(feed), candidate(feed)
         if want.shape != got.shape:
             raise ExportError(f"parity: output shape {got.shape} differs from reference {want.shape}")
+        if not (np.isfinite(want).all() and np.isfinite(got).all()):
+            which = f"the source model ({name})" if not np.isfinite(want).all() else "the exported graph"
+            raise ExportError(
+                f"parity: {which} produces NaN or infinite vectors, so the model's weights are not usable "
+                "(a training run that diverged?); bundle not written"
+            )
         diffs.append(float(np.abs(want - got).max()))
         cosines.append(_cosines(want, got))
     joined = np.concatenate(cosines)

@@ -81,6 +81,18 @@ def test_failed_parity_writes_nothing_and_says_by_how_much(tmp_path: Path, monke
     assert [p.name for p in tmp_path.iterdir()] == ["src"]  # no staging leftovers
 
 
+def test_nan_weights_are_refused_with_a_reason(tmp_path: Path) -> None:
+    """A diverged training run's weights used to fail in the manifest schema with a raw ValidationError."""
+    src = make_tiny_model("bert", tmp_path / "src")
+    model = AutoModel.from_pretrained(str(src))
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.fill_(float("nan"))
+    model.save_pretrained(str(src))
+    with pytest.raises(ExportError, match=r"the source model \(torch\) produces NaN or infinite vectors"):
+        export_bundle(src, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
 def test_reexport_replaces_bundle(tmp_path: Path) -> None:
     src = make_tiny_model("bert", tmp_path / "src")
     export_bundle(src, tmp_path / "b", pooling="mean")
