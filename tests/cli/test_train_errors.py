@@ -12,7 +12,7 @@ from cli.main import main
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["train", "mirror", "--items", "0"], "--items must be at least 1"),
+        (["train", "mirror", "--items", "0"], "--items must be at least 2"),
         (["train", "mirror", "--temperature", "0"], "--temperature must be positive"),
         (["train", "mlm", "--save-every", "0"], "--save-every must be at least 1"),
         (["train", "mlm", "--hidden", "32", "--heads", "3"], "multiple of --heads"),

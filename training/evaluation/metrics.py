@@ -21,7 +21,8 @@ Matrix = npt.NDArray[np.float32]
 
 def l2_normalise(x: Matrix) -> Matrix:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # a NaN row stays NaN, and the metrics rank it worst
+        return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 @dataclass(frozen=True)
