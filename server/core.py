@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from lexsent.errors import DeadlineExceededError, LexsentError, UnavailableError
-from server.auth import Authenticator, Operation
+from server.auth import Access, Authenticator, Operation
 from server.lifecycle import Lifecycle
 from server.logs import request_id
 from server.metrics import Metrics
@@ -106,9 +106,11 @@ class Core:
                         self.lifecycle.forget(deadline)
             except TimeoutError:
                 if self.lifecycle.cut_off:
+                    # A write already handed to a worker thread runs on, so it may have been applied.
+                    outcome = "it may still have been applied" if operation.access is Access.WRITE else "retry it"
                     raise UnavailableError(
                         f"the server shut down before {operation.name} finished (it had "
-                        f"{self.settings.drain_timeout:g}s, --drain-timeout); retry it"
+                        f"{self.settings.drain_timeout:g}s, --drain-timeout); {outcome}"
                     ) from None
                 raise DeadlineExceededError(
                     f"{operation.name} took longer than the request timeout "
