@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def admitted(client: httpx.Client, base: str) -> tuple[float, float]:
-    """(embed requests in flight, embed requests finished) from /metrics."""
+    """(requests in flight, embed requests finished) from /metrics."""
     running = done = 0.0
     for line in client.get(f"{base}/metrics").text.splitlines():
         if line.startswith("lexsent_requests_in_flight "):
@@ -94,16 +94,21 @@ def test_a_request_past_the_drain_timeout_gets_a_503(default_bundle: Path, tmp_p
     try:
         long_texts = ["words " * 300] * 128  # 128 runs of 256 tokens on one thread: several seconds
         stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(grpc_target))
-        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(2) as pool:
+        points = [{"id": i, "text": text} for i, text in enumerate(long_texts)]
+        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(3) as pool:
+            assert client.post(f"{base}/v1/collections", json={"name": "late"}).status_code == 200
             pending = pool.submit(client.post, f"{base}/v1/embeddings", json={"input": long_texts})
             over_grpc = pool.submit(stub.Embed.with_call, pb.EmbedRequest(texts=pb.Texts(values=long_texts)))
-            while admitted(client, base)[0] < 2:
+            write = pool.submit(client.post, f"{base}/v1/collections/late/points", json={"points": points})
+            while admitted(client, base)[0] < 3:
                 time.sleep(0.01)
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
             answer = pending.result()
             with pytest.raises(grpc.RpcError) as refused:
                 over_grpc.result()
+            written = write.result()
+        assert written.status_code == 503 and "may still have been applied" in written.json()["error"]["message"]
         assert answer.status_code == 503, answer.text
         assert (
             answer.json()["error"]["type"] == "unavailable" and "--drain-timeout" in answer.json()["error"]["message"]
