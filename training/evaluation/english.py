@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lexsent.errors import InvalidInputError, NotFoundError
+from lexsent.errors import InvalidInputError
+from training.data.lines import numbered_lines
 from training.data.splits import normalise_key
 from training.evaluation.metrics import pair_cosines, retrieval, spearman
 from training.evaluation.task import Scores, Task
@@ -31,17 +32,7 @@ def _lines(args: argparse.Namespace, name: str) -> list[tuple[str, str]]:
     """The non-blank lines of an evaluation file with their locations; a missing, undecodable or empty
     file is refused (scoring nothing would record NaN, which makes the manifest unloadable)."""
     path = Path(args.data_dir) / "eval" / name
-    rebuild = f"run `lexsent data build --out {args.data_dir}`"
-    if not path.exists():
-        raise NotFoundError(f"{path} missing: {rebuild} first")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path}: not UTF-8 (byte {exc.start}); {rebuild} again") from exc
-    lines = [(f"{path}:{n}", line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    if not lines:
-        raise InvalidInputError(f"{path} is empty, so there is nothing to evaluate; {rebuild} again")
-    return lines
+    return [(f"{path}:{n}", line) for n, line in numbered_lines(path, Path(args.data_dir))]
 
 
 def _is_text(value: object) -> bool:

@@ -93,7 +93,7 @@ class MirrorConfig:
 def sample_items(cfg: MirrorConfig) -> list[str]:
     """`items` training texts drawn (seeded) from the train side, checked against the eval guard."""
     path = Path(cfg.data_dir) / SOURCES[cfg.mode]
-    pool_ = read_lines(path)
+    pool_ = read_lines(path, Path(cfg.data_dir))
     require(len(pool_) >= 2, f"{path} has {len(pool_)} item; contrastive training needs at least 2")
     if cfg.items > len(pool_):
         print(f"mirror: {path} has {len(pool_)} items; training on all of them (--items {cfg.items})", file=sys.stderr)

@@ -76,7 +76,7 @@ class MlmConfig:
 
 
 def _corpus(cfg: MlmConfig) -> list[str]:
-    lines = read_lines(Path(cfg.data_dir) / "mlm_corpus.txt")
+    lines = read_lines(Path(cfg.data_dir) / "mlm_corpus.txt", Path(cfg.data_dir))
     lines = lines[: cfg.corpus_limit] if cfg.corpus_limit else lines
     EvalGuard.load(Path(cfg.data_dir)).check(lines)
     return lines
