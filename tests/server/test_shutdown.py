@@ -42,6 +42,7 @@ def serve(bundle: Path, log_path: Path, drain_timeout: float) -> tuple[subproces
         "LEXSENT_MAX_BATCH_TOKENS": "64",
         "LEXSENT_HTTP_PORT": str(http_port),
         "LEXSENT_GRPC_PORT": str(grpc_port),
+        "LEXSENT_DATA_DIR": str(log_path.parent / "data"),  # collections go here, not into the user's data dir
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
