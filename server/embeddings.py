@@ -115,13 +115,13 @@ class EmbeddingsService:
         for batcher in self.batchers.values():
             batcher.stop()
 
-    def _label(self, name: str | None) -> str:
+    def label(self, name: str | None) -> str:
         """Metrics label: a served name or 'unknown', never arbitrary client text."""
         resolved = name or self.models.default
         return resolved if resolved in self.batchers else "unknown"
 
     async def embed(self, request: EmbedRequest, token: str | None) -> EmbedResult:
-        return await self.core.call(EMBED, token, lambda: self._embed(request), model=self._label(request.model))
+        return await self.core.call(EMBED, token, lambda: self._embed(request), model=self.label(request.model))
 
     async def list_models(self, token: str | None) -> list[Manifest]:
         async def work() -> list[Manifest]:
@@ -135,7 +135,7 @@ class EmbeddingsService:
         async def work() -> Manifest:
             return self.models.get(name).manifest
 
-        return await self.core.call(LIST_MODELS, token, work, model=self._label(name))
+        return await self.core.call(LIST_MODELS, token, work, model=self.label(name))
 
     async def _embed(self, request: EmbedRequest) -> EmbedResult:
         encoder = self.models.get(request.model)

@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import queue
+import re
 import secrets
 import sys
 import threading
@@ -24,7 +25,7 @@ from server.settings import LogFormat
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 REQUEST_ID_HEADER = "x-request-id"
-_MAX_ID = 128
+_CALLER_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # Fresh ids: a random per-process prefix and a counter, 32 hex digits like a UUID but without a system
 # call per request. They only need to be unique (they are not secrets).
 _ID_PREFIX = secrets.token_hex(8)
@@ -34,8 +35,10 @@ _WRITE_BATCH = 256
 
 
 def new_request_id(supplied: str | None) -> str:
-    """Reuse a caller's id when it is printable and short, so ids correlate across services."""
-    if supplied and len(supplied) <= _MAX_ID and supplied.isprintable():
+    """Reuse a caller's id when it is short and plain (letters, digits, `._:/+=-`: trace and UUID
+    formats), so ids correlate across services; anything else (spaces, quotes, newlines) could forge
+    fields in a log line, and gets a fresh id."""
+    if supplied and _CALLER_ID.fullmatch(supplied):
         return supplied
     return f"{_ID_PREFIX}{next(_ids):016x}"
 
@@ -60,6 +63,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def _value(value: object) -> str:
+    """A field as one token: quoted (JSON string escapes) when it holds a space, quote, '=' or control
+    character, so no value can pass for another field or line."""
+    text = str(value)
+    plain = text and text.isprintable() and not any(c in text for c in ' "=')
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
 class TextFormatter(logging.Formatter):
     """For people reading a terminal: the message, then the request id and fields as key=value."""
 
@@ -69,7 +80,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = {"request_id": _request_id(record)}
         fields.update(getattr(record, "fields", {}))
-        return f"{super().format(record)} " + " ".join(f"{key}={value}" for key, value in fields.items())
+        return f"{super().format(record)} " + " ".join(f"{key}={_value(value)}" for key, value in fields.items())
 
 
 class BackgroundHandler(logging.Handler):

@@ -52,7 +52,7 @@ class MiningService:
         self.embeddings = embeddings
 
     async def mine(self, request: MineRequest, token: str | None) -> MineResult:
-        label = request.model or self.embeddings.models.default
+        label = self.embeddings.label(request.model)  # never the client's text: labels are forever
         return await self.core.call(MINE, token, lambda: self._mine(request), model=label)
 
     async def _mine(self, request: MineRequest) -> MineResult:

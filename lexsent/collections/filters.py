@@ -33,22 +33,32 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _same(a: object, b: object) -> bool:
-    """JSON equality that keeps booleans apart from 0/1."""
-    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+MAX_IN_VALUES = 10_000  # a longer $in list is refused: it is a different query (or an attack)
+
+
+def _key(value: object) -> tuple[str, object] | None:
+    """What a JSON scalar equals by: booleans stay apart from 0/1, 1 equals 1.0; None for a list/object,
+    which no filter value equals. A hashable key makes `$in` a set lookup, not a scan of its list."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if isinstance(value, str) or value is None:
+        return ("scalar", value)
+    return None
 
 
 @dataclass(frozen=True)
 class _Condition:
     field: str
-    equals: tuple[object, ...] | None
+    equals: frozenset[tuple[str, object]] | None
     bounds: tuple[tuple[Callable[[Any, Any], bool], float], ...]
 
     def matches(self, metadata: Metadata) -> bool:
         if self.field not in metadata:
             return False
         value = metadata[self.field]
-        if self.equals is not None and not any(_same(value, wanted) for wanted in self.equals):
+        if self.equals is not None and _key(value) not in self.equals:
             return False
         if self.bounds:
             return _is_number(value) and all(compare(value, bound) for compare, bound in self.bounds)
@@ -73,21 +83,27 @@ def _scalar(value: object, where: str) -> object:
     return value
 
 
+def _keys(values: list[object], where: str) -> frozenset[tuple[str, object]]:
+    return frozenset(key for value in values if (key := _key(_scalar(value, where))) is not None)
+
+
 def _condition(name: str, spec: object) -> _Condition:
     if not isinstance(spec, dict):
-        return _Condition(name, (_scalar(spec, f"on {name!r}"),), ())
+        return _Condition(name, _keys([spec], f"on {name!r}"), ())
     if not spec:
         raise InvalidInputError(f"filter on {name!r} is an empty object; use $eq, $in, $gt, $gte, $lt, $lte")
-    equals: tuple[object, ...] | None = None
+    equals: frozenset[tuple[str, object]] | None = None
     bounds: list[tuple[Callable[[Any, Any], bool], float]] = []
     for op, operand in spec.items():
         where = f"{op} on {name!r}"
         if op == "$eq":
-            equals = (_scalar(operand, where),)
+            equals = _keys([operand], where)
         elif op == "$in":
             if not isinstance(operand, list) or not operand:
                 raise InvalidInputError(f"filter {where} needs a non-empty list")
-            equals = tuple(_scalar(item, where) for item in operand)
+            if len(operand) > MAX_IN_VALUES:
+                raise InvalidInputError(f"filter {where} has {len(operand)} values; at most {MAX_IN_VALUES}")
+            equals = _keys(operand, where)
         elif op in _RANGES:
             if not _is_number(operand) or not math.isfinite(operand):
                 raise InvalidInputError(f"filter {where} needs a finite number, got {operand!r}")

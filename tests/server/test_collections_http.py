@@ -214,3 +214,14 @@ def test_text_errors_name_the_field_and_the_point(server: Running) -> None:
     query = call(server, "POST", "/v1/collections/named/search", {"query": ""})
     assert query.status_code == 422 and query.json()["error"]["message"] == "query is an empty string"
     assert call(server, "GET", "/v1/collections/named").json()["count"] == 0
+
+
+def test_text_points_count_against_the_client_batch_cap(tiny_bundle: Path) -> None:
+    """Over the cap they were queued and refused with a 429 that no retry could ever cure."""
+    with running_server([tiny_bundle], max_client_batch=2) as small:
+        assert httpx.post(f"{small.http_url}/v1/collections", json={"name": "capped"}).status_code == 200
+        points = [{"id": i, "text": f"text {i}"} for i in range(3)]
+        refused = httpx.post(f"{small.http_url}/v1/collections/capped/points", json={"points": points})
+        assert refused.status_code == 422 and "at most 2 per request (--max-client-batch)" in refused.text
+        accepted = httpx.post(f"{small.http_url}/v1/collections/capped/points", json={"points": points[:2]})
+        assert accepted.status_code == 200 and accepted.json()["count"] == 2

@@ -61,6 +61,10 @@ def test_request_ids_are_the_callers_or_fresh_and_unique() -> None:
     assert new_request_id("trace-42") == "trace-42"
     assert new_request_id("x" * 129) != "x" * 129  # too long: replaced
     assert new_request_id("bad\nid") != "bad\nid"  # not printable: replaced
+    forged = "x operation=collections.delete status=ok"  # would pass for fields in a text log line
+    assert new_request_id(forged) != forged
+    for plain in ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "9b2c1f0e-7c4e-4b1a-9d8e-2f6a1c3b5d7e"):
+        assert new_request_id(plain) == plain  # W3C traceparent, UUID
     fresh = [new_request_id(None) for _ in range(10_000)]
     assert len(set(fresh)) == len(fresh)
     assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in fresh)
@@ -81,3 +85,15 @@ def test_text_lines_carry_the_request_id_and_fields() -> None:
     line = stream.getvalue().strip()
     fields = "request_id=rid-text operation=embeddings.embed model=m status=ok ms=3.5"
     assert line.endswith(f"INFO lexsent.server embeddings.embed ok {fields}")
+
+
+def test_text_fields_that_could_pass_for_other_fields_are_quoted() -> None:
+    stream = io.StringIO()
+    handler = BackgroundHandler(stream)
+    handler.setFormatter(TextFormatter())
+    record = logging.LogRecord("lexsent.server", logging.INFO, __file__, 1, "x", None, None)
+    record.fields = {"model": 'a status=ok "b"', "note": "line\nbreak", "empty": ""}
+    handler.emit(record)
+    handler.close()
+    line = stream.getvalue().strip()
+    assert line.endswith('model="a status=ok \\"b\\"" note="line\\nbreak" empty=""') and "\n" not in line

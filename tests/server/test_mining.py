@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +82,17 @@ def test_grpc_mine_bad_requests_are_invalid_arguments(server: Running, request_:
 def test_an_empty_sentence_is_named_by_its_side(server: Running) -> None:
     response = httpx.post(f"{server.http_url}/v1/mine", json={"source": ["a", "b"], "target": ["c", " "]})
     assert response.status_code == 422 and response.json()["error"]["message"] == "target[1] is an empty string"
+
+
+def test_an_unknown_model_name_never_becomes_a_metrics_label(server: Running) -> None:
+    """Each distinct label is a series kept for the process's life: client text would grow it without bound."""
+    registry = server.service.core.metrics.registry
+    labels = {"operation": "mining.mine", "transport": "http", "model": "unknown", "status": "not_found"}
+    before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
+    response = httpx.post(f"{server.http_url}/v1/mine", json={"source": ["a"], "target": ["b"], "model": "made-up-7"})
+    assert response.status_code == 404
+    deadline = time.monotonic() + 5  # recorded on the event loop's next turn
+    while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+    assert "made-up-7" not in httpx.get(f"{server.http_url}/metrics").text

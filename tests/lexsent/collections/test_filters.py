@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lexsent.collections.filters import compile_filter
+from lexsent.collections.filters import MAX_IN_VALUES, compile_filter
 from lexsent.errors import InvalidInputError
 
 ROWS = [
@@ -66,3 +66,12 @@ def test_deleted_rows_never_match() -> None:
 def test_malformed_filters_are_rejected(spec: object, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         compile_filter(spec)
+
+
+def test_in_is_a_set_lookup_with_a_size_cap() -> None:
+    """A huge $in list was scanned per point inside the collection's read lock (seconds per search)."""
+    many = compile_filter({"n": {"$in": list(range(MAX_IN_VALUES))}})
+    assert many is not None and many.matches({"n": 9_999}) and many.matches({"n": 5.0})
+    assert not many.matches({"n": True}) and not many.matches({"n": [1]})  # a bool is not 1; a list is no scalar
+    with pytest.raises(InvalidInputError, match=f"has {MAX_IN_VALUES + 1} values; at most {MAX_IN_VALUES}"):
+        compile_filter({"n": {"$in": list(range(MAX_IN_VALUES + 1))}})
