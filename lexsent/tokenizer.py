@@ -49,6 +49,7 @@ def pad_token_id(tok: Tokenizer) -> int | None:
 
 
 Label = Callable[[int], str]
+SINGLE_ENCODE_CHARS = 2048  # a lone input up to this size is encoded on the calling thread (see __call__)
 
 
 def input_label(index: int) -> str:
@@ -99,9 +100,11 @@ class TextTokenizer:
         items = self.validate(texts, lambda i: label(first + i))
         policy = LongInputPolicy(policy) if policy else self.policy
         out: list[Tokenized] = []
-        # One input: `encode` stays on the calling thread. `encode_batch` hands even a single item to the
-        # tokenizers' rayon pool, whose waking, spinning workers compete with onnxruntime for the cores.
-        if len(items) == 1:
+        # One short input: `encode` stays on the calling thread. `encode_batch` hands even a single item to
+        # the tokenizers' rayon pool, whose waking, spinning workers compete with onnxruntime for the cores.
+        # But `encode` holds the GIL throughout (a 1 MB text: 2.4 s in which a server's event loop, in
+        # another thread, stood still); `encode_batch` releases it, so long inputs take that path.
+        if len(items) == 1 and len(items[0]) <= SINGLE_ENCODE_CHARS:
             encodings = [self._tok.encode(items[0], add_special_tokens=True)]
         else:
             encodings = self._tok.encode_batch(items, add_special_tokens=True)
@@ -140,5 +143,6 @@ class TextTokenizer:
         return out
 
     def count(self, text: str) -> int:
-        """Untruncated token count, special tokens included."""
-        return len(self._full.encode(text, add_special_tokens=True).ids)
+        """Untruncated token count, special tokens included (`encode_batch`: the text is a long one, and
+        it releases the GIL)."""
+        return len(self._full.encode_batch([text], add_special_tokens=True)[0].ids)

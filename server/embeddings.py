@@ -26,6 +26,8 @@ from server.models import ModelRegistry
 # Requests up to this many characters are tokenised on the event loop: that takes tens of microseconds,
 # less than the hop to a worker thread and back, which is most of a short request's serving overhead.
 INLINE_TOKENIZE_CHARS = 2048
+# Token ids up to this many are checked on the event loop (well under a millisecond); more go to a thread.
+INLINE_TOKEN_IDS = 4096
 # Longer requests are tokenised in a worker thread, this many characters at a time (~0.1-0.4 s each on
 # this 2-core machine), so cancelling one stops it soon.
 TOKENIZE_SLICE_CHARS = 262_144
@@ -162,8 +164,10 @@ class EmbeddingsService:
                 "(--max-client-batch): split it into several requests"
             )
         self.batchers[encoder.name].require_room(len(texts or ids))
-        if ids:
-            return encoder.tokenizer.from_ids(ids, request.long_input)
+        if ids:  # checked id by id in Python: a long list off the event loop
+            if sum(len(row) for row in ids) <= INLINE_TOKEN_IDS:
+                return encoder.tokenizer.from_ids(ids, request.long_input)
+            return await asyncio.to_thread(encoder.tokenizer.from_ids, ids, request.long_input)
         tokenizer, policy = encoder.tokenizer, request.long_input
         if sum(len(t) for t in texts) <= INLINE_TOKENIZE_CHARS:
             return tokenizer(texts, policy)

@@ -149,3 +149,20 @@ def test_a_large_request_whose_client_leaves_is_cancelled(tiny_server: Running) 
     assert (
         httpx.post(f"{tiny_server.http_url}/v1/embeddings", json={"input": ["still serving"] * 40}).status_code == 200
     )
+
+
+def test_a_huge_single_input_does_not_stall_the_event_loop(tiny_server: Running) -> None:
+    """`Tokenizer.encode` holds the GIL for the whole text, so tokenising one 1 MB input in a worker
+    thread still froze every other request (health probes too) for seconds; `encode_batch` releases it."""
+    text = "antidisestablishmentarianism " * 36_000  # about 1 MB, one input
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        big = pool.submit(client.post, embed_url(tiny_server), json={"input": text})
+        probes: list[float] = []
+        while not big.done():
+            sent = time.monotonic()
+            assert client.get(f"{tiny_server.http_url}/health/live").status_code == 200
+            probes.append(time.monotonic() - sent)
+        took = time.monotonic() - started
+        assert big.result().status_code == 200
+    assert took > 0.3 and max(probes) < took / 3, (took, max(probes), len(probes))
