@@ -21,6 +21,7 @@ class ErrorKind(Enum):
     ALREADY_EXISTS = (409, "ALREADY_EXISTS")
     REQUEST_TIMEOUT = (408, "DEADLINE_EXCEEDED")
     PAYLOAD_TOO_LARGE = (413, "RESOURCE_EXHAUSTED")
+    UNSUPPORTED_MEDIA_TYPE = (415, "INVALID_ARGUMENT")
     OVERLOADED = (429, "RESOURCE_EXHAUSTED")
     INTERNAL = (500, "INTERNAL")
     UNAVAILABLE = (503, "UNAVAILABLE")
@@ -115,6 +116,12 @@ class RequestTimeoutError(LexsentError):
     """The request body did not arrive in time (a stalled or deliberately slow upload)."""
 
     kind = ErrorKind.REQUEST_TIMEOUT
+
+
+class UnsupportedMediaTypeError(LexsentError):
+    """An HTTP body that does not say it is JSON."""
+
+    kind = ErrorKind.UNSUPPORTED_MEDIA_TYPE
 
 
 class PayloadTooLargeError(LexsentError):

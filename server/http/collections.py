@@ -155,7 +155,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
 
 def openapi(components: Components) -> dict[str, Any]:
-    write_errors = (400, 401, 403, 404, 408, 413, 422, 503, 507)
+    write_errors = (400, 401, 403, 404, 408, 413, 415, 422, 503, 507)
     read_errors = (400, 401, 404, 422, 503)
     return {
         "/v1/collections": {
@@ -164,7 +164,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Create a collection bound to a served model (or a plain vector dimension)",
                 request=CreateRequest,
                 response=CollectionInfo,
-                errors=(400, 401, 403, 404, 408, 409, 422, 503, 507),
+                errors=(400, 401, 403, 404, 408, 409, 415, 422, 503, 507),
             ),
             "get": operation(components, "List collections", response=CollectionList, errors=(401, 503)),
         },
@@ -199,7 +199,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Top-k search by text or vector, with filters and per-query nprobe / ef_search",
                 request=SearchRequest,
                 response=SearchResponse,
-                errors=read_errors,
+                errors=(400, 401, 404, 408, 413, 415, 422, 503),
             )
         },
     }

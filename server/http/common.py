@@ -13,7 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
 
-from lexsent.errors import BadRequestError, LexsentError, PayloadTooLargeError, RequestTimeoutError
+from lexsent.errors import (
+    BadRequestError,
+    LexsentError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+    UnsupportedMediaTypeError,
+)
 from server.auth import Operation, bearer_token
 from server.core import Core
 from server.settings import ServerSettings
@@ -41,6 +47,18 @@ def too_large(limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(f"request body exceeds the {limit}-byte limit (--max-body-bytes)")
 
 
+def require_json(content_type: str | None) -> None:
+    """Bodies must say they are JSON. A page on another site can make a browser send a form, text/plain
+    or untyped body here without asking first (a CORS "simple request"), but not application/json, so
+    this keeps other sites from writing to a server that runs without an API key."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"the body must be JSON sent with Content-Type: application/json, not {media or 'no Content-Type'}"
+            " (curl: -H 'content-type: application/json')"
+        )
+
+
 async def read_json(request: Request, settings: ServerSettings) -> Any:
     """Parse the body as JSON, refusing it as soon as it grows past --max-body-bytes (never buffering
     more), or when it has not all arrived within --request-timeout: an upload that stalls or trickles
@@ -49,6 +67,7 @@ async def read_json(request: Request, settings: ServerSettings) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
+    require_json(request.headers.get("content-type"))
     chunks: list[bytes] = []
     size = 0
     try:

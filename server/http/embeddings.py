@@ -134,7 +134,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Embed texts or token ids (OpenAI-compatible)",
                 request=EmbedRequest,
                 response=EmbeddingsResponse,
-                errors=(400, 401, 403, 404, 408, 413, 422, 429, 503, 504),
+                errors=(400, 401, 403, 404, 408, 413, 415, 422, 429, 503, 504),
             )
         },
         "/v1/models": {

@@ -56,7 +56,7 @@ def openapi(components: Components) -> dict[str, Any]:
                 "Bitext mining: aligned (source, target) index pairs scoring at least the threshold",
                 request=MineRequest,
                 response=MineResponse,
-                errors=(400, 401, 404, 408, 413, 422, 429, 503, 504),
+                errors=(400, 401, 404, 408, 413, 415, 422, 429, 503, 504),
             )
         }
     }

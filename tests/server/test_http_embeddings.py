@@ -152,7 +152,8 @@ def test_long_input_is_flagged_or_refused(
     ],
 )
 def test_invalid_requests_get_typed_errors(tiny_server: Running, body: bytes, status: int, fragment: str) -> None:
-    response = httpx.post(f"{tiny_server.http_url}/v1/embeddings", content=body)
+    headers = {"content-type": "application/json"}
+    response = httpx.post(f"{tiny_server.http_url}/v1/embeddings", content=body, headers=headers)
     assert response.status_code == status
     error = response.json()["error"]
     assert fragment in error["message"] and error["type"] in {"bad_request", "invalid_input"}
@@ -179,3 +180,17 @@ def test_health_metrics_and_openapi(tiny_server: Running) -> None:
     assert schema["openapi"].startswith("3.1")
     assert {"/v1/embeddings", "/v1/models", "/health/ready"} <= set(schema["paths"])
     assert "EmbedRequest" in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_body_not_sent_as_json_is_415(tiny_server: Running, content_type: str | None) -> None:
+    """What a page on another site can make a browser send without a CORS preflight: never accepted, so
+    a keyless server on 127.0.0.1 cannot be written to (or made to work) from a web page."""
+    headers = {"content-type": content_type} if content_type else {}
+    response = httpx.post(f"{tiny_server.http_url}/v1/embeddings", content=b'{"input": "a"}', headers=headers)
+    assert response.status_code == 415 and response.json()["error"]["type"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in response.json()["error"]["message"]
+    typed = {"content-type": "application/json; charset=utf-8"}
+    assert httpx.post(f"{tiny_server.http_url}/v1/embeddings", content=b'{"input": "a"}', headers=typed).is_success

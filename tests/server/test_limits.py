@@ -46,7 +46,7 @@ def test_body_limit_refused_from_header_and_while_streaming(limited: Running) ->
             yield b"a" * 500
         yield b'"}'
 
-    streamed = httpx.post(embed_url(limited), content=chunks())
+    streamed = httpx.post(embed_url(limited), content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413
     with pytest.raises(grpc.RpcError) as info:
         stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(limited.grpc_target))

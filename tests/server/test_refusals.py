@@ -19,6 +19,7 @@ from tests.server.harness import Running, running_server
 
 RW, RO = "rw-refusal-key", "ro-refusal-key"
 AS_RW = {"authorization": f"Bearer {RW}"}
+JSON = {"content-type": "application/json"}
 AS_RO = {"authorization": f"Bearer {RO}"}
 
 
@@ -46,7 +47,7 @@ def test_the_key_is_checked_before_the_body(guarded: Running) -> None:
     for body in ({"content": b"not json"}, {"json": {"input": 5}}):
         refused = httpx.post(url, **body)  # type: ignore[arg-type]
         assert refused.status_code == 401 and refused.json()["error"]["type"] == "unauthenticated"
-    assert httpx.post(url, content=b"not json", headers=AS_RW).status_code == 400
+    assert httpx.post(url, content=b"not json", headers={**AS_RW, **JSON}).status_code == 400
     assert httpx.post(url, json={"input": 5}, headers=AS_RW).status_code == 422
     # A read-only key's bad write is refused for the key (403), not for its body (422).
     refused = httpx.post(f"{guarded.http_url}/v1/collections", json={"name": 5}, headers=AS_RO)
@@ -83,7 +84,7 @@ def test_refusals_are_counted_and_logged(guarded: Running, caplog: pytest.LogCap
     stub = pb_grpc.EmbeddingsStub(grpc.insecure_channel(guarded.grpc_target))
     cases = [
         ("embeddings.embed", "http", "unauthenticated", lambda: httpx.post(url, json={"input": "a"})),
-        ("embeddings.embed", "http", "bad_request", lambda: httpx.post(url, content=b"{", headers=AS_RW)),
+        ("embeddings.embed", "http", "bad_request", lambda: httpx.post(url, content=b"{", headers={**AS_RW, **JSON})),
         ("embeddings.embed", "http", "invalid_input", lambda: httpx.post(url, json={"input": 5}, headers=AS_RW)),
         ("http", "http", "payload_too_large", lambda: httpx.post(url, content=b"x" * 3000, headers=AS_RW)),
         ("http", "http", "not_found", lambda: httpx.get(f"{guarded.http_url}/v1/nope")),
