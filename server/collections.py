@@ -158,7 +158,7 @@ class CollectionsService:
     async def _encode(self, collection: Collection, texts: list[str], label: Label) -> Vectors:
         encoder = self._encoder_for(collection)
         tokens = await asyncio.to_thread(encoder.tokenize, texts, None, label)
-        return await self.embeddings.batchers[encoder.name].run(tokens)
+        return await self.embeddings.run(encoder, tokens)
 
     # -- operations -----------------------------------------------------------------------------------
 

@@ -139,15 +139,21 @@ class EmbeddingsService:
 
         return await self.core.call(LIST_MODELS, token, work, model=self.label(name))
 
+    async def run(self, encoder: Encoder, tokens: list[Tokenized]) -> Vectors:
+        """Embed tokenised inputs through the model's batcher, counting their tokens and truncations:
+        the one way every concept (embeddings, collections, mining) reaches a model."""
+        vectors = await self.batchers[encoder.name].run(tokens)
+        metrics = self.core.metrics
+        metrics.child(metrics.tokens, encoder.name).inc(sum(len(t) for t in tokens))
+        metrics.child(metrics.truncated, encoder.name).inc(sum(t.truncated for t in tokens))
+        return vectors
+
     async def _embed(self, request: EmbedRequest) -> EmbedResult:
         encoder = self.models.get(request.model)
         tokens = await self._tokenize(encoder, request)
-        vectors = await self.batchers[encoder.name].run(tokens)
+        vectors = await self.run(encoder, tokens)
         counts = [len(t) for t in tokens]
         truncated = [t.truncated for t in tokens]
-        metrics = self.core.metrics
-        metrics.child(metrics.tokens, encoder.name).inc(sum(counts))
-        metrics.child(metrics.truncated, encoder.name).inc(sum(truncated))
         return EmbedResult(encoder.name, shorten(vectors, request.dimensions), counts, truncated)
 
     async def _tokenize(self, encoder: Encoder, request: EmbedRequest) -> list[Tokenized]:

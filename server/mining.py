@@ -63,11 +63,10 @@ class MiningService:
                     f"{side} has {len(texts)} sentences; this server takes at most {cap} per side (--max-client-batch)"
                 )
         encoder = self.embeddings.models.get(request.model)
-        batcher = self.embeddings.batchers[encoder.name]
         source: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.source, None, _side("source"))
         target: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.target, None, _side("target"))
-        source_vectors = await batcher.run(source)
-        target_vectors = await batcher.run(target)
+        source_vectors = await self.embeddings.run(encoder, source)
+        target_vectors = await self.embeddings.run(encoder, target)
         threshold = (
             default_threshold(request.scoring, encoder.manifest.evaluation)
             if request.threshold is None

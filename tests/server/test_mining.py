@@ -96,3 +96,14 @@ def test_an_unknown_model_name_never_becomes_a_metrics_label(server: Running) ->
         time.sleep(0.01)
     assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
     assert "made-up-7" not in httpx.get(f"{server.http_url}/metrics").text
+
+
+def test_mined_sentences_count_as_embedded_tokens(server: Running) -> None:
+    """Mining and collections reach the model through the same accounting as /v1/embeddings."""
+    encoder = server.service.embeddings.models.get(None)
+    registry = server.service.core.metrics.registry
+    before = registry.get_sample_value("lexsent_tokens_total", {"model": encoder.name}) or 0.0
+    response = httpx.post(f"{server.http_url}/v1/mine", json={"source": SOURCE, "target": TARGET})
+    assert response.status_code == 200
+    expected = sum(len(t) for t in encoder.tokenize(SOURCE + TARGET))
+    assert registry.get_sample_value("lexsent_tokens_total", {"model": encoder.name}) == before + expected
