@@ -72,7 +72,14 @@ class CollectionStore:
             except BaseException:
                 remove_tree(tmp)
                 raise
-            collection = Collection(final, config, self.disk, snapshot_bytes=self.snapshot_bytes)
+            try:
+                with storage_errors(f"opening the new collection {config.name!r}"):  # e.g. out of file handles
+                    collection = Collection(final, config, self.disk, snapshot_bytes=self.snapshot_bytes)
+            except BaseException:  # refused, so it must not come back at the next start
+                doomed = self.root / f".drop-{uuid.uuid4().hex}"
+                os.rename(final, doomed)
+                remove_tree(doomed)
+                raise
             self._collections[config.name] = collection
             return collection
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from lexsent.collections import (
     Scoring,
     SearchOptions,
 )
-from lexsent.errors import AlreadyExistsError, InvalidInputError, NotFoundError, UnavailableError
+from lexsent.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StorageIOError, UnavailableError
 from tests.lexsent.collections.conftest import clustered
 
 DIM = 16
@@ -199,6 +200,26 @@ def test_exact_search_never_turns_no_neighbour_into_a_row(store: CollectionStore
     coll.upsert(["a", "b", "last"], [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     _, rows = search_module._exact(coll._view, np.full((1, 2), np.nan, np.float32), 2, np.arange(3))
     assert rows.tolist() == [[-1, -1]]
+
+
+def test_a_create_that_cannot_open_its_log_is_undone(
+    store: CollectionStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of file handles, the collection was refused (500) yet already renamed into place, and the next
+    start brought it back."""
+    import errno
+
+    import lexsent.collections.store as store_module
+
+    def no_handles(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(store_module, "Collection", no_handles)
+    with pytest.raises(StorageIOError, match=r"opening the new collection 'c'.*Too many open files"):
+        store.create(CollectionConfig("c", 2))
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "collections").iterdir() if not p.name.startswith(".")] == []
+    assert store.create(CollectionConfig("c", 2)).count == 0  # the name is free again
 
 
 def test_store_create_get_list_drop(store: CollectionStore) -> None:
