@@ -81,8 +81,38 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
     try:
         return ServerSettings(**given)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        raise InvalidInputError(f"invalid settings: {problems}") from None
+        raise InvalidInputError("; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors())) from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """`--http-port / LEXSENT_HTTP_PORT: ...`: a value may come from either, and the user knows those
+    names, not the field's. Cross-field checks (no `loc`) name their flags themselves."""
+    message = message.removeprefix("Value error, ")
+    return f"{_names(str(loc[0]))}: {message}" if loc else message
+
+
+def _names(field: str) -> str:
+    return f"--{field.replace('_', '-')} / LEXSENT_{field.upper()}"
+
+
+def _bundles(settings: ServerSettings) -> list[Path]:
+    """The bundles to serve; the default model (exported on first use) only when none is named, never
+    in place of a `--models-dir` that holds none (a typo or an unpopulated volume)."""
+    from lexsent.errors import BundleError
+    from lexsent.manifest import MANIFEST_FILE
+    from server.models import bundle_dirs
+
+    paths = bundle_dirs(settings.model, settings.models_dir)
+    if settings.models_dir is not None and len(paths) == len(settings.model):
+        raise BundleError(
+            f"--models-dir {settings.models_dir} (LEXSENT_MODELS_DIR) holds no bundle: each bundle is a subdirectory "
+            f"with a {MANIFEST_FILE}, model.onnx and tokenizer.json, as `lexsent export --out DIR` writes"
+        )
+    if not paths:
+        from exporter.default_model import ensure_default_model
+
+        paths = [ensure_default_model(settings.data_dir)]
+    return paths
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,15 +120,10 @@ def run(args: argparse.Namespace) -> int:
     from server import logs
 
     logs.configure(settings.log_format)
-    from server.models import ModelRegistry, bundle_dirs
+    from server.models import ModelRegistry
 
-    paths = bundle_dirs(settings.model, settings.models_dir)
-    if not paths:
-        from exporter.default_model import ensure_default_model
-
-        paths = [ensure_default_model(settings.data_dir)]
     models = ModelRegistry.load(
-        paths,
+        _bundles(settings),
         threads=settings.threads,
         max_run_tokens=settings.max_run_tokens,
         long_input=settings.long_input,

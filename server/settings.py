@@ -2,6 +2,7 @@
 
 Each field is a CLI flag (`max_batch_tokens` ⇔ `--max-batch-tokens`, built by `cli/serve.py` from these
 fields so flags and settings cannot drift) and an environment variable (`LEXSENT_MAX_BATCH_TOKENS`).
+Validator messages leave the field out: `cli/serve.py` prefixes each with the flag and the variable.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from pydantic_settings import NoDecode
 
 from lexsent.settings import CoreSettings
 from lexsent.tokenizer import LongInputPolicy
+
+# gRPC takes --max-body-bytes as its receive limit, a C int.
+MAX_BODY_BYTES = 2**31 - 1
+# Far above any core count (onnxruntime runs no faster with more threads than cores); an absurd value
+# would otherwise reach onnxruntime's C int and fail there with a traceback.
+MAX_THREADS = 1024
 
 
 class LogFormat(StrEnum):
@@ -48,7 +55,9 @@ class ServerSettings(CoreSettings):
         2, gt=0, le=16, description="batches per model run by onnxruntime at once (threads share --threads)"
     )
     max_client_batch: int = Field(2048, gt=0, description="most inputs one request may carry (more: 422)")
-    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, description="largest request body (more: 413)")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, le=MAX_BODY_BYTES, description="largest request body (more: 413; at most 2 GiB - 1)"
+    )
     max_queue: int = Field(8192, gt=0, description="inputs waiting per model before requests get 429")
     request_timeout: float = Field(60.0, gt=0, description="seconds a request may take (more: 504)")
     drain_timeout: float = Field(30.0, ge=0, description="seconds in-flight requests get on SIGTERM")
@@ -64,6 +73,28 @@ class ServerSettings(CoreSettings):
     )
 
     _split_model = field_validator("model", "cors_origins", mode="before")(_split)
+
+    @field_validator("threads")
+    @classmethod
+    def _bounded_threads(cls, threads: int) -> int:
+        if threads > MAX_THREADS:
+            raise ValueError(f"at most {MAX_THREADS} (onnxruntime threads per model; more than cores only contend)")
+        return threads
+
+    @field_validator("api_key", "read_only_api_key")
+    @classmethod
+    def _usable_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """A key no request can match would lock every /v1 route, so refuse it rather than serve that
+        (an empty one is what `-e LEXSENT_API_KEY=$KEY` gives when KEY is unset; treating it as no key
+        would open the server instead)."""
+        if key is None:
+            return None
+        value = key.get_secret_value()
+        if not value.strip():
+            raise ValueError("is empty, so no request could authenticate; set a key, or unset it to serve without one")
+        if value != value.strip():
+            raise ValueError("starts or ends with whitespace, which an Authorization header cannot carry")
+        return key
 
     @model_validator(mode="after")
     def _consistent(self) -> ServerSettings:

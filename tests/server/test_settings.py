@@ -47,6 +47,45 @@ def test_inconsistent_settings_are_refused(options: dict[str, object], fragment:
         ServerSettings(**options)  # type: ignore[arg-type]
 
 
-def test_cli_reports_bad_flags_as_typed_errors() -> None:
-    with pytest.raises(InvalidInputError, match="http_port"):
+def test_errors_name_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Either may have set the value, and those are the names the user knows (not `http_port`)."""
+    expected = r"^--http-port / LEXSENT_HTTP_PORT: Input should be less than or equal to 65535$"
+    with pytest.raises(InvalidInputError, match=expected):
         settings_from(build_parser().parse_args(["serve", "--http-port", "70000"]))
+    with pytest.raises(InvalidInputError, match=r"^--max-queue must be at least --max-client-batch"):
+        settings_from(build_parser().parse_args(["serve", "--max-queue", "1", "--max-client-batch", "2"]))
+    monkeypatch.setenv("LEXSENT_HTTP_PORT", "70000")
+    with pytest.raises(InvalidInputError, match=expected):
+        settings_from(build_parser().parse_args(["serve"]))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--api-key", ""], "--api-key / LEXSENT_API_KEY: is empty"),
+        (["--api-key", "  "], "--api-key / LEXSENT_API_KEY: is empty"),
+        (["--read-only-api-key", ""], "--read-only-api-key / LEXSENT_READ_ONLY_API_KEY: is empty"),
+        (["--api-key", "key\n"], "--api-key / LEXSENT_API_KEY: starts or ends with whitespace"),
+        # gRPC's receive limit is a C int.
+        (["--max-body-bytes", str(2**31)], "--max-body-bytes / LEXSENT_MAX_BODY_BYTES: .* 2147483647"),
+        (["--threads", "1025"], "--threads / LEXSENT_THREADS: at most 1024"),
+    ],
+)
+def test_unusable_values_are_refused(flags: list[str], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"^{message}"):
+        settings_from(build_parser().parse_args(["serve", *flags]))
+
+
+def test_an_empty_key_from_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `docker run -e LEXSENT_API_KEY=$KEY` passes when KEY is unset: refused, not served as a
+    server on which every /v1 request is a 401 (nor as an open one)."""
+    monkeypatch.setenv("LEXSENT_API_KEY", "")
+    with pytest.raises(InvalidInputError, match=r"^--api-key / LEXSENT_API_KEY: is empty"):
+        settings_from(build_parser().parse_args(["serve"]))
+
+
+def test_bounds_themselves_are_allowed() -> None:
+    settings = settings_from(
+        build_parser().parse_args(["serve", "--max-body-bytes", str(2**31 - 1), "--threads", "1024"])
+    )
+    assert (settings.max_body_bytes, settings.threads) == (2**31 - 1, 1024)
