@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
 
+from lexsent.errors import InvalidInputError
 from server.grpc.app import GrpcServer
 from server.http.app import build_app
 from server.service import Service
@@ -31,10 +33,29 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+def _listen(host: str, port: int, transport: str) -> socket.socket:
+    """A socket bound the way uvicorn binds one (IPv6 when the host has a colon); listening starts when
+    the server takes it. A failure names the settings to change and the reason."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # socket.gaierror included: a host that does not resolve
+        sock.close()
+        name = transport.lower()
+        raise InvalidInputError(
+            f"cannot listen for {transport} on {host}:{port} "
+            f"(--host / LEXSENT_HOST, --{name}-port / LEXSENT_{name.upper()}_PORT): {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
 class Runner:
     """Build inside the running event loop (grpc.aio binds to the loop it is created in)."""
 
     def __init__(self, service: Service) -> None:
+        """Check the TLS files and bind both ports now, so a setting that cannot work is one error (the
+        CLI prints it as one line) before anything serves."""
         self.service = service
         s = service.settings
         config = uvicorn.Config(
@@ -50,8 +71,24 @@ class Runner:
             ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
             ssl_keyfile=str(s.tls_key) if s.tls_key else None,
         )
+        try:
+            config.load()  # reads the TLS files; grpc would only say "Failed to bind" about bad ones
+        except OSError as exc:  # ssl.SSLError included
+            raise InvalidInputError(
+                f"--tls-cert {s.tls_cert} / --tls-key {s.tls_key} (LEXSENT_TLS_CERT / LEXSENT_TLS_KEY): "
+                f"not a readable PEM certificate and its private key: {exc}"
+            ) from None
         self.http = _Uvicorn(config)
-        self.grpc = GrpcServer(service)
+        # Our own socket rather than uvicorn's, which logs a bind failure and calls sys.exit.
+        self._socket = _listen(s.host, s.http_port, "HTTP")
+        self.http_port: int = self._socket.getsockname()[1]
+        try:
+            # grpc says only "Failed to bind" (and logs its reason as a second line): ask the OS first.
+            _listen(s.host, s.grpc_port, "gRPC").close()
+            self.grpc = GrpcServer(service)
+        except BaseException:
+            self._socket.close()
+            raise
         self._stop = asyncio.Event()
 
     def request_shutdown(self) -> None:
@@ -65,10 +102,10 @@ class Runner:
                 loop.add_signal_handler(sig, self.request_shutdown)
         self.service.start()
         await self.grpc.start()
-        http_task = asyncio.create_task(self.http.serve())
+        http_task = asyncio.create_task(self.http.serve(sockets=[self._socket]))
         while not self.http.started:
             if http_task.done():
-                await http_task  # re-raise the bind error
+                await http_task  # re-raise what stopped it
                 raise RuntimeError("HTTP server exited before it started")
             await asyncio.sleep(0.01)
         s = self.service.settings
@@ -78,7 +115,7 @@ class Runner:
             ", ".join(self.service.embeddings.models.names),
             scheme,
             s.host,
-            s.http_port,
+            self.http_port,
             s.host,
             self.grpc.port,
         )
@@ -86,13 +123,22 @@ class Runner:
         await self.shutdown(http_task)
 
     async def shutdown(self, http_task: asyncio.Task[None]) -> None:
-        log.info("draining: %d requests in flight", self.service.core.lifecycle.in_flight)
+        lifecycle = self.service.core.lifecycle
+        log.info("draining: %d requests in flight", lifecycle.in_flight)
         drain = asyncio.create_task(self.service.drain())
+        # Counted when --drain-timeout expires: by the time the drain returns, the requests it cut off
+        # have ended. This timer is due no later than the drain's own, and the drain's code after its
+        # timeout runs as a later callback, so the count comes before the cut-off.
+        left: list[int] = []
+        timer = asyncio.get_running_loop().call_later(
+            self.service.settings.drain_timeout, lambda: left.append(lifecycle.in_flight)
+        )
         await asyncio.sleep(0)  # let the drain flip the state first
-        await self.grpc.follow(self.service.core.lifecycle.state)
+        await self.grpc.follow(lifecycle.state)
         finished = await drain
+        timer.cancel()
         if not finished:
-            log.warning("drain timeout: %d requests still in flight", self.service.core.lifecycle.in_flight)
+            log.warning("drain timeout: %d requests still in flight, cut off", left[0])
         self.http.should_exit = True
         await asyncio.gather(http_task, self.grpc.stop(grace=1.0))
         await asyncio.to_thread(self.service.stop)

@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lexsent.errors import InvalidInputError
 from server.grpc import collections, embeddings, mining
 from server.lifecycle import State
 from server.service import Service
@@ -27,7 +28,12 @@ class GrpcServer:
         self._lifecycle = service.core.lifecycle
         limit = settings.max_body_bytes
         self.server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", -1)]
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", -1),
+                # grpc's default would let a second server bind the same port and take part of its calls.
+                ("grpc.so_reuseport", 0),
+            ]
         )
         names = [module.SERVICE_NAME for module in SERVICER_MODULES]
         for module in SERVICER_MODULES:
@@ -37,11 +43,17 @@ class GrpcServer:
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
         self._names = ["", *names]
         address = f"{settings.host}:{settings.grpc_port}"
-        if settings.tls_cert is not None and settings.tls_key is not None:
-            credentials = grpc.ssl_server_credentials([(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())])
-            self.port = self.server.add_secure_port(address, credentials)
-        else:
-            self.port = self.server.add_insecure_port(address)
+        try:
+            if settings.tls_cert is not None and settings.tls_key is not None:
+                key, cert = settings.tls_key.read_bytes(), settings.tls_cert.read_bytes()
+                self.port = self.server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+            else:
+                self.port = self.server.add_insecure_port(address)
+        except RuntimeError:  # "Failed to bind"; the runner has checked the TLS files and probed the port
+            raise InvalidInputError(
+                f"cannot listen for gRPC on {address} (--host / LEXSENT_HOST, --grpc-port / LEXSENT_GRPC_PORT): "
+                "the port is in use or the address is not one of this machine's"
+            ) from None
 
     async def follow(self, state: State) -> None:
         """Publish the lifecycle state to gRPC health checks (SERVING only while READY)."""
