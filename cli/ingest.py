@@ -21,7 +21,7 @@ import argparse
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,22 +59,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def records(path: Path, fmt: InputFormat, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    """Points in file order, as upsert dicts."""
-    with path.open(encoding="utf-8", newline="") as handle:
+    """Points in file order, as upsert dicts; a record that cannot be read is refused as `FILE:LINE: …`."""
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        lines = _utf8_lines(path, handle)
         if fmt is InputFormat.TEXT:
-            for number, line in enumerate(handle, start=1):
+            for number, line in enumerate(lines, start=1):
                 if line.strip():
                     yield {"id": number, "text": line.rstrip("\r\n")}
             return
-        rows: Iterator[Any]
-        if fmt is InputFormat.CSV:
-            rows = iter(csv.DictReader(handle))
-        else:
-            rows = (json.loads(line) for line in handle if line.strip())
-        for position, row in enumerate(rows, start=1):
+        rows = _csv_rows(path, lines) if fmt is InputFormat.CSV else _jsonl_rows(path, lines)
+        for position, (number, row) in enumerate(rows, start=1):
             if not isinstance(row, dict):
-                raise InvalidInputError(f"{path}: record {position} is not a JSON object")
-            yield _point(row, position, args)
+                raise InvalidInputError(f"{path}:{number}: record {position} is not a JSON object")
+            try:
+                point = _point(row, position, args)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{path}:{number}: {exc.message}") from None
+            yield point
+
+
+def _utf8_lines(path: Path, handle: Iterable[str]) -> Iterator[str]:
+    """The lines of a file opened with `errors="surrogateescape"`, which marks a byte that is not UTF-8 in
+    its line (as a lone surrogate) instead of failing a read-ahead chunk, where the line is unknown."""
+    for number, line in enumerate(handle, start=1):
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(f"{path}:{number}: not valid UTF-8") from None
+        yield line
+
+
+def _jsonl_rows(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        yield number, value
+
+
+def _csv_rows(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number where the row ends, row) for each CSV row."""
+    reader = csv.DictReader(lines)
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:  # e.g. a field over csv's size limit; DictReader's own count lags on an error
+        raise InvalidInputError(f"{path}:{reader.reader.line_num}: not valid CSV ({exc})") from None
 
 
 def _point(row: dict[str, Any], position: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -82,7 +116,15 @@ def _point(row: dict[str, Any], position: int, args: argparse.Namespace) -> dict
     point: dict[str, Any] = {"id": fields.pop(args.id_field, position)}
     if args.vector_field in fields:
         vector = fields.pop(args.vector_field)
-        point["vector"] = json.loads(vector) if isinstance(vector, str) else vector
+        if isinstance(vector, str):  # CSV cells, or JSONL that quotes its arrays
+            try:
+                vector = json.loads(vector)
+            except json.JSONDecodeError as exc:
+                problem = f"{exc.msg} at column {exc.colno}"
+                raise InvalidInputError(
+                    f"record {position}: field {args.vector_field!r} is not valid JSON ({problem})"
+                ) from None
+        point["vector"] = vector
     elif args.text_field in fields:
         point["text"] = fields.pop(args.text_field)
     else:
@@ -150,6 +192,7 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
     fmt = InputFormat(args.format) if args.format else _SUFFIXES.get(args.file.suffix.lower(), InputFormat.TEXT)
+    # A first pass parses every record and checks every id, so a bad line is refused before anything is sent.
     ids = [point["id"] for point in records(args.file, fmt, args)]
     _refuse_repeats(ids)
     with Client(args.url, api_key=args.api_key) as client:

@@ -86,3 +86,33 @@ def test_bad_records_and_unreachable_server(
     good.write_text("x\n")
     assert main(["ingest", str(good), "--collection", "c", "--url", "http://127.0.0.1:9"]) == 2
     assert "is `lexsent serve` running?" in capsys.readouterr().err
+
+
+def test_unreadable_lines_are_refused_by_file_and_line(
+    server: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [json.dumps({"id": i, "text": f"line {i}"}) for i in range(3)]
+    path = tmp_path / "grow.jsonl"
+    path.write_text("\n".join(good) + "\n")
+    assert ingest(server, str(path), "--collection", "grow", "--batch-size", "1") == 0
+    capsys.readouterr()
+    more = [json.dumps({"id": i, "text": f"line {i}"}) for i in range(3, 6)]
+    cases = [  # (file name, bytes, the error after "FILE:")
+        ("grow.jsonl", "\n".join([*good, "", *more, '{"id": 9, "text": ']).encode(), "8: not valid JSON"),
+        (
+            "grow.jsonl",
+            "\n".join([*good, *more, '{"id": 9, "vector": "[1, 2"}']).encode(),
+            "7: record 7: field 'vector' is not valid JSON (Expecting ',' delimiter at column 6)",
+        ),
+        ("grow.jsonl", "\n".join([*good, *more]).encode() + b'\n{"id": 9, "text": "caf\xe9"}\n', "7: not valid UTF-8"),
+        ("t.csv", b"id,text\n1,one\n2,caf\xe9\n", "3: not valid UTF-8"),
+        ("t.csv", b"id,text\n1,one\n2," + b"x" * 200_000 + b"\n", "3: not valid CSV (field larger than field limit"),
+        ("t.txt", b"one\n\n\xff\n", "3: not valid UTF-8"),
+    ]
+    for name, content, problem in cases:
+        (tmp_path / name).write_bytes(content)
+        assert ingest(server, str(tmp_path / name), "--collection", "grow", "--batch-size", "1") == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lexsent ingest: error: {tmp_path / name}:{problem}") and err.count("\n") == 1, err
+    with Client(server.http_url) as client:
+        assert client.get_collection("grow").count == 3  # refused before anything was sent, good lines included
