@@ -14,8 +14,10 @@ from pathlib import Path
 import lexsent
 from exporter.staging import int8_path
 from lexsent.bundle import Bundle
+from lexsent.encoder import default_threads
 from lexsent.errors import BundleError, ExportError
 from lexsent.fingerprint import fingerprint_files
+from lexsent.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_NAME = "all-MiniLM-L6-v2"
@@ -63,6 +65,12 @@ def resolve_bundle(name: str) -> Path:
     (`LEXSENT_DATA_DIR`, else `$XDG_DATA_HOME/lexsent`; exported there on first use), as serve uses."""
     if name != "default":
         return Path(name)
-    from lexsent.settings import CoreSettings
+    return ensure_default_model(core_settings().data_dir)
 
-    return ensure_default_model(CoreSettings().data_dir)
+
+def core_settings(data_dir: Path | None = None) -> CoreSettings:
+    """`--data-dir` over the `LEXSENT_*` variables, for the commands that are not `serve`. LEXSENT_THREADS
+    is checked by `default_threads` first, so a bad value is one line naming it, not a pydantic traceback
+    (pydantic accepts every value that check accepts)."""
+    default_threads()
+    return CoreSettings(data_dir=data_dir) if data_dir else CoreSettings()

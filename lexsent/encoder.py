@@ -17,7 +17,7 @@ import onnxruntime as ort
 
 from lexsent.batching import plan_batches
 from lexsent.bundle import Bundle
-from lexsent.errors import BundleError
+from lexsent.errors import BundleError, InvalidInputError
 from lexsent.manifest import MANIFEST_FILE, Manifest
 from lexsent.padding import pad_batch
 from lexsent.tokenizer import Label, LongInputPolicy, TextTokenizer, Tokenized, input_label
@@ -42,8 +42,15 @@ class Device(StrEnum):
 
 
 def default_threads() -> int:
-    """Threads for one session: LEXSENT_THREADS if set, else every core (never oversubscribed)."""
-    return int(os.environ.get("LEXSENT_THREADS", "0")) or (os.cpu_count() or 1)
+    """Threads for one session: LEXSENT_THREADS if set, else every core (never oversubscribed). A value
+    that is not a count of at least 1 is refused: "0" silently meant every core of a shared machine."""
+    value = os.environ.get("LEXSENT_THREADS")
+    if value is None:
+        return os.cpu_count() or 1
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit() and int(digits) >= 1):
+        raise InvalidInputError(f"LEXSENT_THREADS must be a whole number of at least 1, got {value!r}")
+    return int(digits)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lexsent
+from lexsent.encoder import default_threads
 from lexsent.errors import InputTooLongError, InvalidInputError, LexsentError
 from lexsent.tokenizer import LongInputPolicy
 
@@ -105,3 +107,17 @@ def test_token_id_input(encoder: lexsent.Encoder) -> None:
 def test_errors_share_one_base(encoder: lexsent.Encoder) -> None:
     with pytest.raises(LexsentError):
         encoder.encode([])
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "2.5", "", "٤"])
+def test_default_threads_refuses_a_bad_lexsent_threads(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEXSENT_THREADS", value)
+    with pytest.raises(InvalidInputError, match="LEXSENT_THREADS must be a whole number of at least 1"):
+        default_threads()
+
+
+def test_default_threads_reads_lexsent_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEXSENT_THREADS", " 3 ")
+    assert default_threads() == 3
+    monkeypatch.delenv("LEXSENT_THREADS")
+    assert default_threads() == (os.cpu_count() or 1)
