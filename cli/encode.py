@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lexsent.errors import InputTooLongError, InvalidInputError
-from lexsent.tokenizer import LongInputPolicy
+from lexsent.errors import InvalidInputError
+from lexsent.tokenizer import Label, LongInputPolicy, input_label
 
 if TYPE_CHECKING:
     from lexsent.encoder import Encoder
@@ -28,9 +28,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import lexsent
-    from lexsent.settings import CoreSettings
+    from exporter.default_model import core_settings
 
-    settings = CoreSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    if args.threads is not None and args.threads < 1:  # 0 used to mean every core, like no flag at all
+        raise InvalidInputError(f"--threads must be at least 1, got {args.threads}")
+    settings = core_settings(args.data_dir)
     model = args.model
     if model is None:
         from exporter.default_model import ensure_default_model
@@ -38,43 +40,47 @@ def run(args: argparse.Namespace) -> int:
         model = ensure_default_model(settings.data_dir)
     encoder = lexsent.load(model, threads=args.threads or settings.threads, long_input=args.long_input)
     if args.texts:
+        for i, text in enumerate(args.texts):
+            try:  # undecodable argv bytes arrive as lone surrogates, which the tokenizer meets with a TypeError
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(f"{input_label(i)} is not valid UTF-8") from None
         _emit(encoder, args.texts)
         return 0
     if args.batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
     chunk: list[str] = []
     numbers: list[int] = []  # the stdin line of each text in `chunk`, for error messages
-    for number, line in enumerate(sys.stdin, 1):
+    # Bytes, decoded line by line: sys.stdin's own decoding fails a whole read-ahead chunk (or, under the C
+    # locale, passes undecodable bytes on as lone surrogates that the tokenizer rejects with a TypeError).
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"stdin line {number} is not valid UTF-8") from None
         text = line.rstrip("\r\n").removeprefix("\ufeff" if number == 1 else "")
         if text.strip():  # blank and whitespace-only lines are skipped
             chunk.append(text)
             numbers.append(number)
         if len(chunk) >= args.batch_size:
-            _emit_lines(encoder, chunk, numbers)
+            _emit(encoder, chunk, numbers)
             chunk, numbers = [], []
     if chunk:
-        _emit_lines(encoder, chunk, numbers)
+        _emit(encoder, chunk, numbers)
     return 0
 
 
-def _emit_lines(encoder: Encoder, texts: list[str], numbers: list[int]) -> None:
-    try:
-        _emit(encoder, texts)
-    except InputTooLongError as exc:
-        raise InvalidInputError(
-            f"stdin line {numbers[exc.index]} is longer than the model's max_length "
-            f"({encoder.manifest.max_length} tokens); shorten it or use --long-input truncate"
-        ) from None
-
-
-def _emit(encoder: Encoder, texts: list[str]) -> None:
-    result = encoder.embed(texts)
-    for text, vector, count, cut in zip(texts, result.vectors, result.token_counts, result.truncated, strict=True):
+def _emit(encoder: Encoder, texts: list[str], lines: list[int] | None = None) -> None:
+    """`lines`: each text's stdin line, which errors name (a too-long input's with its token count)."""
+    label: Label = input_label if lines is None else lambda i: f"stdin line {lines[i]}"
+    tokens = encoder.tokenize(texts, label=label)
+    vectors = encoder.run(tokens)
+    for text, vector, item in zip(texts, vectors, tokens, strict=True):
         record = {
             "text": text,
             "model": encoder.name,
-            "tokens": count,
-            "truncated": cut,
+            "tokens": len(item),
+            "truncated": item.truncated,
             "embedding": vector.tolist(),
         }
         sys.stdout.write(json.dumps(record) + "\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LexsentError as exc:
         print(f"lexsent {args.command}: error: {exc.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # stdout's reader has gone (`| head`): not the user's mistake, so no message. Output still buffered
+        # goes to /dev/null, else Python's flush at exit fails again and prints "Exception ignored".
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a tool that SIGPIPE killed, e.g. `seq` or `cat`
     except OSError as exc:  # a path that cannot be read or written: the message names it, a traceback adds nothing
         print(f"lexsent {args.command}: error: {exc}", file=sys.stderr)
         return 2
