@@ -65,6 +65,11 @@ class ServerSettings(CoreSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS (repeatable); none: CORS off"
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header names HTTP answers (repeatable; '*': any); none: loopback names when bound to "
+        "loopback (against DNS rebinding), else any",
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate: serve both transports over TLS")
     tls_key: Path | None = Field(None, description="PEM private key for --tls-cert")
     log_format: LogFormat = Field(LogFormat.JSON, description="log line format")
@@ -72,7 +77,7 @@ class ServerSettings(CoreSettings):
         64 << 20, gt=0, description="snapshot a collection once its write-ahead log grows past this"
     )
 
-    _split_model = field_validator("model", "cors_origins", mode="before")(_split)
+    _split_model = field_validator("model", "cors_origins", "allowed_hosts", mode="before")(_split)
 
     @field_validator("threads")
     @classmethod

@@ -24,6 +24,7 @@ from lexsent.errors import BadRequestError, LexsentError, MethodNotAllowedError,
 from server.core import Core
 from server.http import collections, embeddings, health, mining
 from server.http.common import JSONResponse, error_response
+from server.http.hosts import HostCheck
 from server.http.middleware import HTTP_LAYER, STARTED, RequestContext
 from server.http.openapi import Components, document
 from server.service import Service
@@ -83,7 +84,9 @@ def build_app(service: Service) -> Starlette:
 
     routes = [route for module in ROUTE_MODULES for route in module.routes(service)]
     routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
-    middleware = [Middleware(RequestContext, max_body_bytes=settings.max_body_bytes, core=service.core)]
+    middleware = [
+        Middleware(RequestContext, max_body_bytes=settings.max_body_bytes, core=service.core, hosts=HostCheck(settings))
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(

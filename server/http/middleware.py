@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: request ids, the early body-size refusal, admission for the drain.
+"""Pure-ASGI middleware: request ids, the Host check, the early body-size refusal, admission for the drain.
 
 Pure ASGI (not `BaseHTTPMiddleware`) keeps the per-request cost low and lets the size check answer
 413 from the `Content-Length` header before the body is read at all. Refusals made here, before any
@@ -13,9 +13,10 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lexsent.errors import LexsentError, UnavailableError
+from lexsent.errors import BadRequestError, LexsentError, UnavailableError
 from server.core import Core
 from server.http.common import error_response, too_large
+from server.http.hosts import HostCheck
 from server.logs import REQUEST_ID_HEADER, new_request_id, request_id
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,11 @@ class RequestContext:
     """Assign the request id (the caller's `x-request-id` or a new one), echo it, refuse big bodies,
     and admit API requests through the lifecycle (503 while draining; in-flight ones are waited for)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, core: Core) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, core: Core, hosts: HostCheck) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.core = core
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,6 +56,10 @@ class RequestContext:
             await send(message)
 
         try:
+            host = _header(scope, b"host")
+            if not self.hosts.allows(host):
+                await self._refuse(BadRequestError(self.hosts.refusal(str(host))), scope, receive, send_with_id)
+                return
             declared = _header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 await self._refuse(too_large(self.max_body_bytes), scope, receive, send_with_id)
