@@ -104,7 +104,7 @@ def test_request_timeout_gives_504_and_server_recovers(limited: Running) -> None
 
 def test_a_stalled_upload_gets_408_after_the_request_timeout(limited: Running) -> None:
     """A body that stops arriving (slowloris) does not hold its connection beyond --request-timeout."""
-    head = "POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100"
+    head = "POST /v1/embeddings HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100"
     with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
         start = time.monotonic()
         sock.sendall(f"{head}\r\n\r\n".encode() + b'{"input": "stal')
@@ -136,7 +136,7 @@ def test_a_large_request_whose_client_leaves_is_cancelled(tiny_server: Running) 
     labels = {"operation": "embeddings.embed", "transport": "http", "model": "tiny-bert", "status": "cancelled"}
     before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
     body = json.dumps({"input": [f"input number {i}" for i in range(40)]}).encode()
-    head = f"POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+    head = f"POST /v1/embeddings HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
     with Gate(tiny_server, "tiny-bert") as gate:
         with socket.create_connection(("127.0.0.1", tiny_server.settings.http_port)) as sock:
             sock.sendall(f"{head}\r\n\r\n".encode() + body)
