@@ -136,7 +136,10 @@ def test_a_large_request_whose_client_leaves_is_cancelled(tiny_server: Running) 
     labels = {"operation": "embeddings.embed", "transport": "http", "model": "tiny-bert", "status": "cancelled"}
     before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
     body = json.dumps({"input": [f"input number {i}" for i in range(40)]}).encode()
-    head = f"POST /v1/embeddings HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+    head = (
+        "POST /v1/embeddings HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}"
+    )
     with Gate(tiny_server, "tiny-bert") as gate:
         with socket.create_connection(("127.0.0.1", tiny_server.settings.http_port)) as sock:
             sock.sendall(f"{head}\r\n\r\n".encode() + body)
