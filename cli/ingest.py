@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def records(path: Path, fmt: InputFormat, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """Points in file order, as upsert dicts; a record that cannot be read is refused as `FILE:LINE: …`."""
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark, which would join the first header
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         lines = _utf8_lines(path, handle)
         if fmt is InputFormat.TEXT:
             for number, line in enumerate(lines, start=1):

@@ -64,12 +64,8 @@ class InvalidInputError(LexsentError):
 
 
 class InputTooLongError(InvalidInputError):
-    """An input exceeds the model's max length under the `error` long-input policy; `index` is its
-    position in the batch, so a caller can name it its own way (the CLI: a stdin line number)."""
-
-    def __init__(self, message: str, index: int) -> None:
-        super().__init__(message)
-        self.index = index
+    """An input exceeds the model's max length under the `error` long-input policy (the message names it
+    with the caller's label: `input[3]`, `stdin line 7`)."""
 
 
 class BadRequestError(LexsentError):

@@ -113,8 +113,7 @@ class TextTokenizer:
             if truncated and policy is LongInputPolicy.ERROR:
                 raise InputTooLongError(
                     f"{label(first + i)} has {self.count(items[i])} tokens but the model's max_length is "
-                    f"{self.max_length}; shorten it or use the 'truncate' long-input policy",
-                    first + i,
+                    f"{self.max_length}; shorten it or use the 'truncate' long-input policy"
                 )
             out.append(Tokenized(ids=list(enc.ids), type_ids=list(enc.type_ids), truncated=truncated))
         return out
@@ -136,7 +135,7 @@ class TextTokenizer:
             truncated = len(ids) > self.max_length
             if truncated and policy is LongInputPolicy.ERROR:
                 raise InputTooLongError(
-                    f"input[{i}] has {len(ids)} tokens but the model's max_length is {self.max_length}", i
+                    f"input[{i}] has {len(ids)} tokens but the model's max_length is {self.max_length}"
                 )
             kept = list(ids[: self.max_length])
             out.append(Tokenized(ids=kept, type_ids=[0] * len(kept), truncated=truncated))

@@ -39,7 +39,10 @@ def set_threads(threads: int | None) -> int:
     else LEXSENT_THREADS, else OMP_NUM_THREADS (what the Makefile exports), else every core."""
     if threads is not None and threads < 1:  # 0 used to mean "unset", i.e. every core of a shared machine
         raise InvalidInputError(f"--threads must be at least 1, got {threads}")
-    n = threads or _env_count("LEXSENT_THREADS") or _env_count("OMP_NUM_THREADS") or (os.cpu_count() or 1)
+    from lexsent.encoder import default_threads  # one reading (and refusal) of LEXSENT_THREADS
+
+    n = threads or (default_threads() if "LEXSENT_THREADS" in os.environ else 0)
+    n = n or _env_count("OMP_NUM_THREADS") or (os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
 

@@ -108,3 +108,6 @@ def test_mine_reports_file_line_numbers_and_escapes_tabs(
     with pytest.raises(SystemExit):
         main([*args, "--threshold", "nan"])
     assert "must be a finite number" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])  # was "every core" (and -1 reached onnxruntime)
+    assert "--threads: must be at least 1, not 0" in capsys.readouterr().err

@@ -25,7 +25,7 @@ def restore_threads() -> Iterator[None]:
         (None, "2", "1", 2),
         (None, None, "1", 1),
         (None, None, "4,2", None),  # OpenMP's nested form is not a count: every core
-        (None, "", "x", None),
+        (None, None, "x", None),
     ],
 )
 def test_thread_count_precedence(
@@ -44,3 +44,11 @@ def test_thread_count_precedence(
 def test_threads_below_one_are_refused_not_read_as_every_core(threads: int) -> None:
     with pytest.raises(InvalidInputError, match=f"--threads must be at least 1, got {threads}"):
         set_threads(threads)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", ""])
+def test_a_bad_lexsent_threads_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """It fell back to every core, as `lexsent encode` and `serve` never did."""
+    monkeypatch.setenv("LEXSENT_THREADS", value)
+    with pytest.raises(InvalidInputError, match=f"LEXSENT_THREADS must be a whole number of at least 1, got {value!r}"):
+        set_threads(None)
