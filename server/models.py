@@ -16,7 +16,7 @@ def bundle_dirs(models: Iterable[Path], models_dir: Path | None) -> list[Path]:
     found = list(models)
     if models_dir is not None:
         if not models_dir.is_dir():
-            raise BundleError(f"--models-dir {models_dir}: not a directory")
+            raise BundleError(f"--models-dir {models_dir} (LEXSENT_MODELS_DIR): not a directory")
         found += sorted(p for p in models_dir.iterdir() if (p / MANIFEST_FILE).is_file())
     return found
 

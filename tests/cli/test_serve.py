@@ -44,6 +44,11 @@ def taken_port() -> Iterator[int]:
         yield holder.getsockname()[1]
 
 
+def test_a_models_dir_that_is_not_a_directory_names_its_variable(tmp_path: Path) -> None:
+    result = serve("--models-dir", str(tmp_path / "absent"), data_dir=tmp_path / "data")
+    assert_one_line_error(result, f"--models-dir {tmp_path / 'absent'} (LEXSENT_MODELS_DIR): not a directory")
+
+
 def test_an_empty_models_dir_is_refused_not_replaced_by_the_default_model(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
     result = serve("--models-dir", str(tmp_path / "models"), data_dir=tmp_path / "data")
