@@ -85,6 +85,13 @@ class TextTokenizer:
                 raise InvalidInputError(f"{label(i)} is {type(text).__name__}, expected a string")
             if not text.strip():
                 raise InvalidInputError(f"{label(i)} is an empty string")
+            if not text.isascii():  # a lone surrogate would reach the tokenizer and raise a bare TypeError
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise InvalidInputError(
+                        f"{label(i)} is not valid Unicode (a lone surrogate at character {exc.start})"
+                    ) from None
         return [str(t) for t in items]
 
     def __call__(

@@ -30,6 +30,7 @@ def encoder(tiny_bundle: Path) -> lexsent.Encoder:
         (["ok", 3], r"input\[1\] is int, expected a string"),
         ([None], r"input\[0\] is NoneType"),
         ("a bare string", "expected a list of strings"),
+        (["ok", "caf\udce9"], r"input\[1\] is not valid Unicode \(a lone surrogate at character 3\)"),
     ],
 )
 def test_bad_inputs_are_typed_errors(encoder: lexsent.Encoder, texts: object, message: str) -> None:
