@@ -154,3 +154,15 @@ def test_a_diverged_run_stops_at_its_first_nan_loss(tiny_mlm: Path, toy_data: Pa
     with pytest.raises(InvalidInputError, match=r"the loss became nan at step \d+ \(lr 1e\+30\): the run diverged"):
         train_mirror(_config(tiny_mlm, toy_data, tmp_path, lr=1e30, epochs=3, export="none"))
     assert all(np.isfinite(row["loss"]) for row in LossLog(tmp_path / "run").read())
+
+
+def test_the_eval_data_is_checked_before_training(tiny_mlm: Path, toy_data: Path, tmp_path: Path) -> None:
+    """The exported bundle is scored on it; a broken file used to surface only after the whole run."""
+    import shutil
+
+    data = Path(shutil.copytree(toy_data, tmp_path / "data"))
+    (data / "eval" / "paraphrase.jsonl").write_text('{"a": "only one side"}\n')
+    with pytest.raises(InvalidInputError, match=r"paraphrase\.jsonl:1: missing key 'b'"):
+        train_mirror(_config(tiny_mlm, data, tmp_path))
+    assert not (tmp_path / "run").exists()
+    assert train_mirror(_config(tiny_mlm, data, tmp_path, mode="word")) is not None  # paraphrase is not its task

@@ -73,8 +73,12 @@ def _rows(args: argparse.Namespace, name: str, fields: dict[str, str]) -> Rows:
     return rows
 
 
+def _definition_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    return [row for _, row in _rows(args, "definition_example.jsonl", {"definition": "text", "example": "text"})]
+
+
 def definition_example(encoder: Encoder, args: argparse.Namespace) -> Scores:
-    rows = [row for _, row in _rows(args, "definition_example.jsonl", {"definition": "text", "example": "text"})]
+    rows = _definition_rows(args)
     queries = encoder.encode([r["definition"] for r in rows])
     candidates = encoder.encode([r["example"] for r in rows])
     result = retrieval(queries, candidates, [{i} for i in range(len(rows))])
@@ -114,37 +118,52 @@ class _Related:
         return {"p_at_1": result.p_at_1, "mrr": result.mrr}
 
 
-def paraphrase(encoder: Encoder, args: argparse.Namespace) -> Scores:
+def _paraphrase_items(args: argparse.Namespace) -> _Related:
     items = _Related()
     for where, row in _rows(args, "paraphrase.jsonl", {"a": "text", "b": "text"}):
         items.relate(where, row["a"], row["b"])
         items.relate(where, row["b"], row["a"])
     for _, text in _lines(args, "distractors.txt"):
         items.add(text)
-    return items.scores(encoder)
+    return items
 
 
-def synonyms(encoder: Encoder, args: argparse.Namespace) -> Scores:
+def paraphrase(encoder: Encoder, args: argparse.Namespace) -> Scores:
+    return _paraphrase_items(args).scores(encoder)
+
+
+def _synonym_items(args: argparse.Namespace) -> _Related:
     items = _Related()
     for where, row in _rows(args, "synonyms.jsonl", {"word": "text", "synonyms": "texts"}):
         for synonym in row["synonyms"]:
             items.relate(where, row["word"], synonym)
-    return items.scores(encoder)
+    return items
 
 
-def word_similarity(encoder: Encoder, args: argparse.Namespace) -> Scores:
+def synonyms(encoder: Encoder, args: argparse.Namespace) -> Scores:
+    return _synonym_items(args).scores(encoder)
+
+
+def _similarity_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = [row for _, row in _rows(args, "word_similarity.jsonl", {"a": "text", "b": "text", "score": "number"})]
     if len(rows) < 2:
         path = Path(args.data_dir) / "eval" / "word_similarity.jsonl"
         raise InvalidInputError(f"{path}: a rank correlation needs at least 2 pairs, found {len(rows)}")
+    return rows
+
+
+def word_similarity(encoder: Encoder, args: argparse.Namespace) -> Scores:
+    rows = _similarity_rows(args)
     cosines = pair_cosines(encoder.encode([r["a"] for r in rows]), encoder.encode([r["b"] for r in rows]))
     return {"spearman": spearman(cosines, [r["score"] for r in rows])}
 
 
 SENTENCE = ("sentence", "multilingual")
 TASKS = (
-    Task("definition_example", SENTENCE, definition_example, "WordNet definition → example retrieval"),
-    Task("paraphrase", SENTENCE, paraphrase, "catalogue pivot-paraphrase retrieval"),
-    Task("synonyms", ("lexical",), synonyms, "WordNet synonym retrieval"),
-    Task("word_similarity", ("lexical",), word_similarity, "Spearman vs Wu-Palmer"),
+    Task(
+        "definition_example", SENTENCE, definition_example, "WordNet definition → example retrieval", _definition_rows
+    ),
+    Task("paraphrase", SENTENCE, paraphrase, "catalogue pivot-paraphrase retrieval", _paraphrase_items),
+    Task("synonyms", ("lexical",), synonyms, "WordNet synonym retrieval", _synonym_items),
+    Task("word_similarity", ("lexical",), word_similarity, "Spearman vs Wu-Palmer", _similarity_rows),
 )

@@ -24,3 +24,6 @@ class Task:
     kinds: tuple[str, ...]
     run: Callable[[Encoder, argparse.Namespace], Scores]
     description: str = ""
+    # Reads and checks the task's data without a model (raising what `run` would): a trainer that
+    # evaluates its result calls it before training, not after an hour of it.
+    check: Callable[[argparse.Namespace], object] | None = None

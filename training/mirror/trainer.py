@@ -220,12 +220,30 @@ def _require_export_target(cfg: MirrorConfig) -> None:
     )
 
 
+def _kind(cfg: MirrorConfig) -> str:
+    return "sentence" if cfg.mode == "sentence" else "lexical"
+
+
+def _eval_args(cfg: MirrorConfig) -> argparse.Namespace:
+    return argparse.Namespace(task=None, data_dir=cfg.data_dir, threads=cfg.threads or 2)
+
+
+def _check_eval_data(cfg: MirrorConfig) -> None:
+    """The held-out sets the exported bundle is scored on, read before training rather than after it."""
+    from training.evaluation.english import TASKS
+
+    for task in TASKS:
+        if _kind(cfg) in task.kinds and task.check is not None:
+            task.check(_eval_args(cfg))
+
+
 def train_mirror(cfg: MirrorConfig) -> Path | None:
     """Train (or resume), then (export=bundle) export to `<models_dir>/<name>` and record held-out scores;
     None when stopped early at `stop_at`."""
     _fit_positions(cfg)
     if cfg.export == "bundle":
         _require_export_target(cfg)
+        _check_eval_data(cfg)
     run_dir = Path(str(cfg.run_dir))
     prepare_run(run_dir, cfg, cfg.resume == "auto")
     items = sample_items(cfg)
@@ -241,15 +259,14 @@ def train_mirror(cfg: MirrorConfig) -> Path | None:
     from training.evaluation.english import TASKS
     from training.evaluation.run import evaluate, record
 
-    kind = "sentence" if cfg.mode == "sentence" else "lexical"
+    kind = _kind(cfg)
     positions = read_source(model_dir).max_length or int(cfg.max_length or 64)
     bundle = export_bundle(
         model_dir, Path(cfg.models_dir) / str(cfg.name), pooling=cfg.pooling, normalize=True,
         max_length=min(int(cfg.max_length or 64), positions) if cfg.mode == "sentence" else None,
         name=cfg.name, kind=kind, threads=cfg.threads or 2,
     )  # fmt: skip
-    eval_args = argparse.Namespace(task=None, data_dir=cfg.data_dir, threads=cfg.threads or 2)
-    scores = evaluate(bundle, TASKS, eval_args)
+    scores = evaluate(bundle, TASKS, _eval_args(cfg))
     record(bundle, scores)
     print(json.dumps(scores, indent=2))
     return bundle
