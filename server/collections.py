@@ -223,12 +223,8 @@ class CollectionsService:
                 else:
                     texts.append(point.text or "")
                     text_rows.append(row)
-            cap = self.core.settings.max_client_batch
-            if len(texts) > cap:  # the texts go through the model's queue, as an embeddings request would
-                raise InvalidInputError(
-                    f"request has {len(texts)} text points; this server embeds at most {cap} per request "
-                    "(--max-client-batch): split it, or send vectors"
-                )
+            # the texts go through the model's queue, as an embeddings request's would
+            self.embeddings.require_batch(len(texts), "request has {n} text points", remedy="split it, or send vectors")
             if texts:
                 vectors[text_rows] = await self._encode(collection, texts, lambda i: f"points[{text_rows[i]}].text")
             ids = [point.id for point in request.points]

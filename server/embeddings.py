@@ -139,6 +139,17 @@ class EmbeddingsService:
 
         return await self.core.call(LIST_MODELS, token, work, model=self.label(name))
 
+    def require_batch(
+        self, count: int, what: str, per: str = "request", remedy: str = "split it into several requests"
+    ) -> None:
+        """--max-client-batch, for every concept that sends a request's texts to a model; `what` says what was
+        counted (`{n}` is the count): "request has {n} inputs", "source has {n} sentences"."""
+        cap = self.core.settings.max_client_batch
+        if count > cap:
+            raise InvalidInputError(
+                f"{what.format(n=count)}; this server takes at most {cap} per {per} (--max-client-batch): {remedy}"
+            )
+
     async def run(self, encoder: Encoder, tokens: list[Tokenized]) -> Vectors:
         """Embed tokenised inputs through the model's batcher, counting their tokens and truncations:
         the one way every concept (embeddings, collections, mining) reaches a model."""
@@ -163,12 +174,7 @@ class EmbeddingsService:
                 f"(dimension {encoder.dim})"
             )
         texts, ids = _split_input(request.input)
-        cap = self.core.settings.max_client_batch
-        if len(texts or ids) > cap:
-            raise InvalidInputError(
-                f"request has {len(texts or ids)} inputs; this server takes at most {cap} per request "
-                "(--max-client-batch): split it into several requests"
-            )
+        self.require_batch(len(texts or ids), "request has {n} inputs")
         self.batchers[encoder.name].require_room(len(texts or ids))
         if ids:  # checked id by id in Python: a long list off the event loop
             if sum(len(row) for row in ids) <= INLINE_TOKEN_IDS:

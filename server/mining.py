@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from lexsent.errors import InvalidInputError
 from lexsent.margin import DEFAULT_K, MinedPair, MiningStrategy, Scoring, default_threshold, mine
 from lexsent.tokenizer import Label, Tokenized
 from server.auth import Access, Operation
@@ -56,12 +55,8 @@ class MiningService:
         return await self.core.call(MINE, token, lambda: self._mine(request), model=label)
 
     async def _mine(self, request: MineRequest) -> MineResult:
-        cap = self.core.settings.max_client_batch
         for side, texts in (("source", request.source), ("target", request.target)):
-            if len(texts) > cap:
-                raise InvalidInputError(
-                    f"{side} has {len(texts)} sentences; this server takes at most {cap} per side (--max-client-batch)"
-                )
+            self.embeddings.require_batch(len(texts), f"{side} has {{n}} sentences", per="side", remedy="mine in parts")
         encoder = self.embeddings.models.get(request.model)
         source: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.source, None, _side("source"))
         target: list[Tokenized] = await asyncio.to_thread(encoder.tokenize, request.target, None, _side("target"))
