@@ -23,10 +23,10 @@ from exporter.head import EmbeddingHead
 from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32, require_int8
 from exporter.probes import probe_batches
 from exporter.source import read_source
-from exporter.staging import int8_path, publish, require_replaceable, staging_dir
+from exporter.staging import int8_path, publish, require_bundle_name, require_replaceable, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
-from lexsent.manifest import MODEL_FILE, NAME_PATTERN, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
+from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
 from lexsent.padding import pad_batch
 from lexsent.tokenizer import TextTokenizer, Tokenized
 
@@ -51,11 +51,7 @@ def _copy_tokenizer(backbone: Path, source: Path, target: Path) -> None:
 def _require_settings(name: str, max_length: int | None, threads: int) -> None:
     """Settings checked before any work: a bad one would otherwise surface as a traceback, some only
     after the whole export has run (the name is checked when the manifest is written)."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise ExportError(
-            f"bundle name {name!r} is not allowed: letters, digits, '.', '_' and '-', starting with a letter "
-            "or digit (set --name, or name the --out directory so)"
-        )
+    require_bundle_name(name, "set --name, or name the --out directory so")
     if max_length is not None and max_length < 2:
         raise ExportError(f"--max-length must be at least 2 (room for the special tokens), got {max_length}")
     if threads < 1:

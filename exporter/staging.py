@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lexsent.errors import ExportError
-from lexsent.manifest import MANIFEST_FILE
+from lexsent.manifest import MANIFEST_FILE, NAME_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,23 @@ def int8_path(out: Path) -> Path:
     return out.with_name(out.name + "-int8")
 
 
-def require_replaceable(out: Path) -> None:
+def require_replaceable(out: Path, choose: str = "another --out") -> None:
     """Publishing replaces `out`: refuse anything there that is not a bundle (a user's folder, the source
-    model itself), before any work is done."""
+    model itself), before any work is done. `choose`: the flags that set `out`, for the message."""
     if out.exists() and not (out / MANIFEST_FILE).is_file():
         raise ExportError(
             f"{out} exists and is not a lexsent bundle (no {MANIFEST_FILE}); an export replaces its target, "
-            "so choose another --out (a bundle there is replaced)"
+            f"so choose {choose} (a bundle there is replaced)"
+        )
+
+
+def require_bundle_name(name: str, hint: str) -> None:
+    """A name a bundle can be served under; checked before any work (the manifest would refuse it at the end).
+    `hint`: how the caller sets it."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ExportError(
+            f"bundle name {name!r} is not allowed: letters, digits, '.', '_' and '-', starting with a letter "
+            f"or digit ({hint})"
         )
 
 

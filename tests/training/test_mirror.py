@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import lexsent
-from lexsent.errors import InvalidInputError, NotFoundError
+from lexsent.errors import ExportError, InvalidInputError, NotFoundError
 from lexsent.manifest import Manifest
 from tests.training.conftest import toy_sentences
 from training.mirror.encoder import PoolingMode, load_backbone
@@ -130,13 +130,16 @@ def test_a_data_dir_without_its_eval_hashes_is_refused(tiny_mlm: Path, toy_data:
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"name": "bad name"}, "--name 'bad name' cannot name a bundle"), ({}, "is not a lexsent bundle")],
+    [
+        ({"name": "bad name"}, r"bundle name 'bad name' is not allowed: .*\(set --name\)"),
+        ({}, "is not a lexsent bundle .* choose another --name or --models-dir"),
+    ],
 )
 def test_the_export_target_is_checked_before_training(
     tiny_mlm: Path, toy_data: Path, tmp_path: Path, overrides: dict[str, object], message: str
 ) -> None:
     (tmp_path / "models" / "toy-mirror").mkdir(parents=True)  # a folder the export would replace
-    with pytest.raises(InvalidInputError, match=message):
+    with pytest.raises(ExportError, match=message):
         train_mirror(_config(tiny_mlm, toy_data, tmp_path, **overrides))
     assert not (tmp_path / "run").exists()  # nothing trained, nothing recorded
 

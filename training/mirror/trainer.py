@@ -205,19 +205,10 @@ def _fit_positions(cfg: MirrorConfig) -> None:
 
 def _require_export_target(cfg: MirrorConfig) -> None:
     """Checked before training, not after: a bad --name or a folder in the way would waste the whole run."""
-    from lexsent.manifest import MANIFEST_FILE, NAME_PATTERN
+    from exporter.staging import require_bundle_name, require_replaceable
 
-    name = str(cfg.name)
-    require(
-        NAME_PATTERN.fullmatch(name) is not None,
-        f"--name {name!r} cannot name a bundle: use letters, digits, '.', '_' and '-', starting with a letter or digit",
-    )
-    target = Path(cfg.models_dir) / name
-    require(
-        not target.exists() or (target / MANIFEST_FILE).is_file(),
-        f"{target} exists and is not a lexsent bundle (the export would replace it): choose another --name or "
-        "--models-dir",
-    )
+    require_bundle_name(str(cfg.name), "set --name")
+    require_replaceable(Path(cfg.models_dir) / str(cfg.name), choose="another --name or --models-dir")
 
 
 def _kind(cfg: MirrorConfig) -> str:
