@@ -20,6 +20,7 @@ import uvicorn
 from lexsent.errors import InvalidInputError
 from server.grpc.app import GrpcServer
 from server.http.app import build_app
+from server.http.protocol import head_deadline_protocol
 from server.service import Service
 
 log = logging.getLogger("lexsent.server")
@@ -63,6 +64,7 @@ class Runner:
             host=s.host,
             port=s.http_port,
             loop="none",
+            http=head_deadline_protocol(s.request_timeout),
             lifespan="off",
             log_config=None,
             access_log=False,

@@ -114,6 +114,54 @@ def test_a_stalled_upload_gets_408_after_the_request_timeout(limited: Running) -
     assert httpx.post(embed_url(limited), json={"input": "after"}).status_code == 200
 
 
+def _trickle_until_answered(sock: socket.socket, first: bytes) -> tuple[str, float]:
+    """Send `first`, then one header line every 0.5 s until the server answers; the answer and its delay."""
+    start = time.monotonic()
+    sock.sendall(first)
+    sock.settimeout(0.5)
+    while time.monotonic() - start < 10:
+        try:
+            return sock.recv(4096).decode(), time.monotonic() - start
+        except TimeoutError:
+            sock.sendall(b"x-slow: 1\r\n")
+    raise AssertionError("the server never answered a request head trickled for 10 s")
+
+
+def test_a_trickled_request_head_gets_408_and_the_connection_closes(limited: Running) -> None:
+    """Header lines that keep arriving, but never end, do not hold the connection past --request-timeout."""
+    with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
+        reply, waited = _trickle_until_answered(sock, b"POST /v1/embeddings HTTP/1.1\r\nhost: localhost\r\n")
+        assert reply.startswith("HTTP/1.1 408") and 2.5 < waited < 6
+        assert "request headers did not arrive within 3s" in reply and "connection: close" in reply
+        sock.settimeout(5)
+        assert sock.recv(4096) == b""  # closed by the server
+    assert httpx.post(embed_url(limited), json={"input": "after"}).status_code == 200
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_request_timeout(limited: Running) -> None:
+    with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
+        start = time.monotonic()
+        reply = sock.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 408") and 2.5 < time.monotonic() - start < 6
+        assert sock.recv(4096) == b""
+
+
+def test_the_next_request_on_a_keep_alive_connection_has_its_own_head_deadline(limited: Running) -> None:
+    """The deadline restarts with each request's first byte: a connection open longer than the timeout
+    still serves, and a late head on it still gets 408."""
+    get = b"GET /health/live HTTP/1.1\r\nhost: localhost\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
+        for _ in range(3):  # 4.5 s of requests on one connection, each well inside its own deadline
+            sock.sendall(get)
+            reply = b""
+            while not reply.endswith(b'{"status":"live"}'):
+                reply += sock.recv(4096)
+            assert reply.startswith(b"HTTP/1.1 200")
+            time.sleep(1.5)
+        reply, waited = _trickle_until_answered(sock, b"GET /health/live HTTP/1.1\r\n")
+        assert reply.startswith("HTTP/1.1 408") and 2.5 < waited < 6
+
+
 async def test_64_concurrent_requests_match_single_requests(tiny_server: Running) -> None:
     texts = [f"request number {i} " + "word " * (i % 13) for i in range(64)]
     url = embed_url(tiny_server)
