@@ -2,11 +2,13 @@
 
 Same machine, same model (all-MiniLM-L6-v2; lexsent fp32 and int8 bundles, infinity on the source
 weights with its torch engine), same thread count for every engine, same inputs (English gettext UI
-strings of 10–30 tokens), one input per request — the shape of an embedding API under load. Each
+strings of 10–30 tokens), one input per request — the shape of an embedding API under load (or
+`--inputs-per-request N`, the shape of a client that sends lists, as bulk indexing does). Each
 server runs as its own process; the load generator (asyncio, one process) shares the machine, for
 all engines alike. Prints throughput (inputs/s) and p50/p99 latency per concurrency, plus ratios.
 
-    python -m bench.serve [--threads 2] [--requests 384] [--concurrency 1 16 64] [--skip-infinity]
+    python -m bench.serve [--threads 2] [--requests 384] [--concurrency 1 16 64] [--inputs-per-request 1]
+                          [--skip-infinity]
 
 infinity-emb runs from its own virtualenv (`.venv-peers`, installed with `torch==2.13.0` pinned):
     python -m venv .venv-peers && .venv-peers/bin/pip install "infinity-emb[server,torch]" torch==2.13.0
@@ -44,15 +46,15 @@ from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parent.parent
 PEER = REPO / ".venv-peers" / "bin" / "infinity_emb"
-Send = Callable[[str], Awaitable[None]]
+Send = Callable[[Sequence[str]], Awaitable[None]]
 PAIRED = 64  # single requests per model and round paired with an in-process encode
 
 
 @dataclass
 class InProcess:
     """In-process references of one bundle: batched encode at batch 32 (the issue's reference) and at a
-    batch as large as the concurrency (the most a server can gather with that many requests in flight),
-    plus single-input encode latency."""
+    batch of concurrency × inputs per request (the most a server can gather with that many requests in
+    flight), plus single-input encode latency."""
 
     batched: float
     at_concurrency: dict[int, float]
@@ -75,10 +77,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def load(send: Send, texts: Sequence[str], concurrency: int, requests: int) -> tuple[float, list[float]]:
-    """`requests` calls from `concurrency` workers; returns (inputs/s, per-request latencies in s)."""
+async def load(
+    send: Send, texts: Sequence[str], concurrency: int, requests: int, per_request: int = 1
+) -> tuple[float, list[float]]:
+    """`requests` calls of `per_request` inputs each from `concurrency` workers; returns (inputs/s,
+    per-request latencies in s). `texts` holds 8 warm-up texts, then `requests * per_request` fresh ones."""
     for text in texts[:8]:  # warm-up: connections, allocator, first-batch graph setup
-        await send(text)
+        await send([text])
     texts = texts[8:]
     latencies: list[float] = []
     next_index = iter(range(requests))
@@ -86,12 +91,12 @@ async def load(send: Send, texts: Sequence[str], concurrency: int, requests: int
     async def worker() -> None:
         for i in next_index:
             start = time.perf_counter()
-            await send(texts[i % len(texts)])
+            await send(texts[i * per_request : (i + 1) * per_request])
             latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return requests / (time.perf_counter() - start), latencies
+    return requests * per_request / (time.perf_counter() - start), latencies
 
 
 @contextmanager
@@ -178,8 +183,8 @@ def http_engine(base: str, path: str, model: str) -> Engine:
         for _ in range(concurrency):
             pool.put_nowait(await KeepAlive.open(base))
 
-        async def send(text: str) -> None:
-            body = json.dumps({"input": [text], "model": model, "encoding_format": "base64"}).encode()
+        async def send(texts: Sequence[str]) -> None:
+            body = json.dumps({"input": list(texts), "model": model, "encoding_format": "base64"}).encode()
             connection = await pool.get()
             try:
                 await connection.post(path, body)
@@ -201,8 +206,8 @@ def grpc_engine(target: str, model: str) -> Engine:
         async with grpc.aio.insecure_channel(target) as channel:
             stub = pb_grpc.EmbeddingsStub(channel)
 
-            async def send(text: str) -> None:
-                await stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=[text]), model=model), timeout=120)
+            async def send(texts: Sequence[str]) -> None:
+                await stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=texts), model=model), timeout=120)
 
             yield send
 
@@ -216,7 +221,7 @@ async def paired_single(send: Send, encoder: lexsent.Encoder, texts: Sequence[st
     pairs = []
     for text in texts:
         start = time.perf_counter()
-        await send(text)
+        await send([text])
         middle = time.perf_counter()
         encoder.encode([text])
         pairs.append((middle - start, time.perf_counter() - middle))
@@ -248,6 +253,7 @@ async def measure(
 ) -> tuple[list[Row], dict[str, InProcess]]:
     """Engines interleaved round by round, so drifting machine load hits all of them alike."""
     per_round = max(1, args.requests // args.rounds)
+    per_request = args.inputs_per_request
     rates: dict[tuple[str, str, int], list[float]] = {}
     latencies: dict[tuple[str, str, int], list[float]] = {}
     reference: dict[str, list[float]] = {name: [] for name in encoders}
@@ -257,28 +263,31 @@ async def measure(
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
     # reused texts gave infinity-emb ~1.6x its fresh-text throughput at c=64, disk cache off).
     offset = 0
-    needed = len(args.concurrency) * args.rounds * len(engines) * (per_round + 8) + args.rounds * len(encoders) * (
-        PAIRED + 8
-    )
+    needed = len(args.concurrency) * args.rounds * len(engines) * (per_round * per_request + 8) + args.rounds * len(
+        encoders
+    ) * (PAIRED + 8)
     if needed > len(texts):
         raise SystemExit(f"{needed} distinct texts needed, {len(texts)} available: lower --requests")
     for c in args.concurrency:
         for r in range(args.rounds):
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
-                at_concurrency.setdefault((name, c), []).append(batched_rate(encoder, texts[: args.requests // 2], c))
+                at_concurrency.setdefault((name, c), []).append(
+                    batched_rate(encoder, texts[: args.requests // 2], c * per_request)
+                )
                 # measured every round, beside the servers' rounds, so machine drift hits them alike
                 singles[name].append(single_p50_ms(encoder, texts[:100]))
                 if c == args.concurrency[0]:  # the single-request overhead, once per round
                     async with engines[name, "http"](1) as send:
                         for text in texts[offset : offset + 8]:  # warm-up, as `load` does
-                            await send(text)
+                            await send([text])
                         paired[name].extend(await paired_single(send, encoder, texts[offset + 8 : offset + 8 + PAIRED]))
                     offset += PAIRED + 8
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
-                    rate, lat = await load(send, texts[offset : offset + per_round + 8], c, per_round)
-                offset += per_round + 8
+                    used = per_round * per_request + 8
+                    rate, lat = await load(send, texts[offset : offset + used], c, per_round, per_request)
+                offset += used
                 rates.setdefault((engine, transport, c), []).append(rate)
                 latencies.setdefault((engine, transport, c), []).extend(lat)
             print(f"  c={c} round {r + 1}/{args.rounds} done", flush=True)
@@ -305,9 +314,11 @@ async def measure(
     return rows, in_process
 
 
-def report(rows: list[Row], reference: dict[str, InProcess]) -> None:
+def report(rows: list[Row], reference: dict[str, InProcess], per_request: int) -> None:
     head = f"{'engine':<28}{'transport':<10}{'conc':>5}{'inputs/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-    print(f"\n{head}{'x in-proc b32':>15}{'x in-proc b=c':>15}")
+    at_c = "b=c" if per_request == 1 else f"b=c*{per_request}"
+    print(f"\n{per_request} input(s) per request; latencies are per request")
+    print(f"{head}{'x in-proc b32':>15}{'x in-proc ' + at_c:>17}")
     for r in rows:
         ref = reference.get(r.engine)
         b32, bc = (
@@ -317,10 +328,10 @@ def report(rows: list[Row], reference: dict[str, InProcess]) -> None:
         )
         print(
             f"{r.engine:<28}{r.transport:<10}{r.concurrency:>5}{r.throughput:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
-            f"{b32:>15}{bc:>15}"
+            f"{b32:>15}{bc:>17}"
         )
     for name, ref in reference.items():
-        per_c = ", ".join(f"batch {c}: {rate:.0f}" for c, rate in ref.at_concurrency.items())
+        per_c = ", ".join(f"batch {c * per_request}: {rate:.0f}" for c, rate in ref.at_concurrency.items())
         print(f"in-process {name}: batch 32: {ref.batched:.0f}/s ({per_c}); single encode p50 {ref.single_ms:.2f} ms")
     peer = {r.concurrency: r for r in rows if r.engine.startswith("infinity")}
     fp32 = next(iter(reference), None)
@@ -347,9 +358,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=384, help="requests per (engine, transport, concurrency)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds the requests are split into")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--inputs-per-request", type=int, default=1, help="texts in each request's list (throughput counts texts)"
+    )
     parser.add_argument("--skip-infinity", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench-serve.json")
     args = parser.parse_args()
+    if args.inputs_per_request < 1:
+        parser.error("--inputs-per-request must be at least 1")
 
     fp32 = ensure_default_model(CoreSettings().data_dir)
     bundles = [fp32, int8_path(fp32)]
@@ -370,10 +386,12 @@ def main() -> None:
         else:
             print(f"infinity-emb not installed at {PEER}; skipped (see this module's docstring)")
         rows, reference = asyncio.run(measure(engines, encoders, texts, args))
-    report(rows, reference)
+    report(rows, reference, args.inputs_per_request)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     in_process = {name: asdict(ref) for name, ref in reference.items()}
-    args.out.write_text(json.dumps({"rows": [asdict(r) for r in rows], "in_process": in_process}, indent=2))
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    result = {"args": settings, "rows": [asdict(r) for r in rows], "in_process": in_process}
+    args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out}")
 
 
