@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import lexsent
+from bench.record import write_result
 from exporter.default_model import default_source, ensure_default_model
 from exporter.export import int8_path
 from lexsent.settings import CoreSettings
@@ -136,7 +137,7 @@ def main() -> None:
     print(f"fp32 matmul peak: {peak:.1f} GFLOP/s, {args.threads} threads (torch.mm 1024³, best of {len(peaks)})")
     print(f"int8 cosine to fp32 on short inputs: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_result(args.json, args, results=report)
 
 
 if __name__ == "__main__":

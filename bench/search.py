@@ -34,6 +34,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from bench.record import write_result
 from lexsent.collections import (
     Collection,
     CollectionConfig,
@@ -262,8 +263,7 @@ def main() -> None:
                 f"{hnsw['recall@10']:.3f}",
                 flush=True,
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1))
+    write_result(args.out, args, rows=rows)
     print(table(rows))
 
 

@@ -37,6 +37,7 @@ import httpx
 
 import lexsent
 from bench.encode import corpora
+from bench.record import write_result
 from exporter.default_model import default_source, ensure_default_model
 from exporter.export import int8_path
 from lexsent.settings import CoreSettings
@@ -387,11 +388,8 @@ def main() -> None:
             print(f"infinity-emb not installed at {PEER}; skipped (see this module's docstring)")
         rows, reference = asyncio.run(measure(engines, encoders, texts, args))
     report(rows, reference, args.inputs_per_request)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     in_process = {name: asdict(ref) for name, ref in reference.items()}
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    result = {"args": settings, "rows": [asdict(r) for r in rows], "in_process": in_process}
-    args.out.write_text(json.dumps(result, indent=2))
+    write_result(args.out, args, rows=[asdict(r) for r in rows], in_process=in_process)
     print(f"\nwrote {args.out}")
 
 
