@@ -23,7 +23,7 @@ import numpy.typing as npt
 from lexsent.collections import indexes, snapshot
 from lexsent.collections.config import CollectionConfig, Metric, Scoring
 from lexsent.collections.filters import compile_filter
-from lexsent.collections.fsio import Disk
+from lexsent.collections.fsio import PRIVATE_DIR, Disk
 from lexsent.collections.ids import PointId, first_repeat, validate_id, validate_ids
 from lexsent.collections.indexes import SearchOptions, VectorIndex
 from lexsent.collections.rwlock import ReadWriteLock
@@ -150,8 +150,8 @@ class Collection:
         self._rw = ReadWriteLock()
         self._background: threading.Thread | None = None
         self._closed = False  # set under `_writer` by `close`: no write or snapshot starts after it
-        (directory / "wal").mkdir(exist_ok=True)
-        (directory / "snapshots").mkdir(exist_ok=True)
+        (directory / "wal").mkdir(PRIVATE_DIR, exist_ok=True)
+        (directory / "snapshots").mkdir(PRIVATE_DIR, exist_ok=True)
         self._wal = WriteAheadLog(directory / "wal", config.dim, disk)
         self._view = self._recover()
 

@@ -3,6 +3,10 @@
 Every byte a collection persists goes through :class:`Disk`, so one small hook (`write`) lets tests
 inject ENOSPC exactly where a real full disk would fail, and one place turns that into
 :class:`StorageFullError` (507 / RESOURCE_EXHAUSTED).
+
+Collections may hold private documents, so what the store creates is the owner's alone: files
+`PRIVATE_FILE` (0600), directories `PRIVATE_DIR` (0700); a umask can only narrow these. Files and
+directories made before that (0644 / 0755 under umask 022) are read as they are and left so.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from lexsent.errors import StorageFullError, StorageIOError
 
 WriteFn = Callable[[int, bytes | memoryview], int]
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 @contextmanager
@@ -46,7 +52,7 @@ class Disk:
 
     def write_file(self, path: Path, chunks: Iterator[bytes | memoryview]) -> None:
         """Create `path` (must not exist), write every chunk, fsync; the caller fsyncs the directory."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         try:
             for chunk in chunks:
                 self.write_all(fd, chunk)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lexsent.collections.fsio import Disk, fsync_dir, remove_tree, storage_errors
+from lexsent.collections.fsio import PRIVATE_DIR, Disk, fsync_dir, remove_tree, storage_errors
 from lexsent.collections.ids import PointId
 from lexsent.collections.table import MetadataRow
 from lexsent.errors import StorageCorruptError, StorageIOError
@@ -78,7 +78,7 @@ class _Crc:
 
 def write(directory: Path, data: SnapshotData, disk: Disk) -> Path:
     """Write `data` as snapshot `snap-<seq>` under `directory`, atomically; returns its path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
     final = directory / name_for(data.seq)
     tmp = directory / f".tmp-{uuid.uuid4().hex}"
     files: dict[str, Iterator[bytes]] = {
@@ -90,7 +90,7 @@ def write(directory: Path, data: SnapshotData, disk: Disk) -> Path:
         files["index.faiss"] = iter([data.index.tobytes()])
     try:
         with storage_errors("writing a snapshot"):
-            tmp.mkdir()
+            tmp.mkdir(PRIVATE_DIR)
             sums: dict[str, dict[str, int]] = {}
             for name, chunks in files.items():
                 counted = _Crc(chunks)

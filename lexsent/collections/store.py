@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lexsent.collections.collection import SNAPSHOT_AFTER_BYTES, Collection
 from lexsent.collections.config import CollectionConfig, validate_name
-from lexsent.collections.fsio import Disk, fsync_dir, remove_tree, storage_errors
+from lexsent.collections.fsio import PRIVATE_DIR, PRIVATE_FILE, Disk, fsync_dir, remove_tree, storage_errors
 from lexsent.errors import AlreadyExistsError, NotFoundError, StorageIOError, UnavailableError
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ class CollectionStore:
         self.snapshot_bytes = snapshot_bytes
         self.disk = disk or Disk()
         self._lock = threading.Lock()
-        root.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        root.mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
+        self._lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -62,10 +62,10 @@ class CollectionStore:
             final = self.root / config.name
             try:
                 with storage_errors(f"creating collection {config.name!r}"):
-                    tmp.mkdir()
+                    tmp.mkdir(PRIVATE_DIR)
                     self.disk.write_file(tmp / "config.json", iter([config.to_json()]))
                     for part in ("wal", "snapshots"):  # made here, so the fsync below covers them
-                        (tmp / part).mkdir()
+                        (tmp / part).mkdir(PRIVATE_DIR)
                     fsync_dir(tmp)
                     os.rename(tmp, final)
                     fsync_dir(self.root)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lexsent.collections.fsio import Disk, fsync_dir, storage_errors
+from lexsent.collections.fsio import PRIVATE_FILE, Disk, fsync_dir, storage_errors
 from lexsent.collections.ids import PointId
 from lexsent.errors import StorageCorruptError
 
@@ -223,7 +223,8 @@ class WriteAheadLog:
 
     def _open_new(self, first_seq: int) -> None:
         with storage_errors("starting a new write-ahead log segment"):
-            fd = os.open(_segment_path(self.directory, first_seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            path = _segment_path(self.directory, first_seq)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
             fsync_dir(self.directory)
         self.close()
         self._fd, self._size, self._segment_first = fd, 0, first_seq
