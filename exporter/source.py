@@ -25,6 +25,12 @@ _ST_POOLING_MODES = {
 }
 # RoBERTa-style models offset positions by padding_idx + 1, so two positions are unusable.
 _OFFSET_POSITION_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer"}
+# Config settings that make an otherwise bidirectional type attend causally: BERT-family decoders
+# (is_decoder), XLM/FlauBERT (causal), XLNet (attn_type "uni").
+_CAUSAL_SETTINGS = {"is_decoder": True, "causal": True, "attn_type": "uni"}
+# Causal-LM types that are bidirectional unless one of those settings says otherwise.
+_BIDIRECTIONAL_BY_DEFAULT = {"xlnet", "bert-generation"}
+_ENCODERS = "a bidirectional encoder such as BERT, RoBERTa, XLM-R or MiniLM"
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,47 @@ def _st_pooling(sub: Path, config: dict[str, Any]) -> Pooling:
     return _ST_POOLING_MODES[chosen[0]]
 
 
+def _attention_kinds() -> tuple[set[str], set[str]]:
+    """Model types transformers knows as decoder-only and as encoder-decoder (its auto-class tables).
+
+    A type with a causal-LM class is a decoder unless it also has a masked-LM class: bert, roberta,
+    electra, ... have both (they become decoders only with is_decoder, checked separately).
+    """
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+    )
+
+    seq2seq = set(MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
+    decoders = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES) - set(MODEL_FOR_MASKED_LM_MAPPING_NAMES) - seq2seq
+    return decoders - _BIDIRECTIONAL_BY_DEFAULT, seq2seq
+
+
+def require_bidirectional_encoder(config: dict[str, Any], where: Path) -> None:
+    """Refuse a decoder-only or encoder-decoder model before it is loaded.
+
+    A decoder exports and passes parity, but each token's vector sees only the tokens before it, so the
+    pooled sentence vector is a poor one; an encoder-decoder needs decoder inputs that an encoder
+    export never has. `where` is the directory holding `config` (named in the message).
+    """
+    model_type = str(config.get("model_type", "")) or "unknown"
+    decoders, seq2seq = _attention_kinds()
+    if config.get("is_encoder_decoder") is True or model_type in seq2seq:
+        raise ExportError(
+            f"{where}: model_type '{model_type}' is an encoder-decoder (seq2seq) model, not an encoder: its "
+            "decoder has causal attention (each token sees only the tokens before it) and needs decoder inputs "
+            f"a sentence encoder never has; use {_ENCODERS}"
+        )
+    flags = [f"{key}: {json.dumps(value)}" for key, value in _CAUSAL_SETTINGS.items() if config.get(key) == value]
+    if flags or model_type in decoders:
+        why = f" (its config.json sets {', '.join(flags)})" if flags else ""
+        raise ExportError(
+            f"{where}: model_type '{model_type}' is a decoder{why}: with causal attention each token sees only "
+            f"the tokens before it, which makes a poor sentence encoder; use {_ENCODERS}"
+        )
+
+
 def read_source(path: str | Path) -> Source:
     """Inspect a local model directory; the hub is never contacted."""
     directory = Path(path)
@@ -104,6 +151,7 @@ def read_source(path: str | Path) -> Source:
     if not (backbone / "config.json").is_file():
         raise ExportError(f"{backbone}: missing config.json; expected a Hugging Face encoder directory")
     config = _read_json(backbone / "config.json")
+    require_bidirectional_encoder(config, backbone)
     model_type = str(config.get("model_type", "")) or "unknown"
     limit = config.get("max_position_embeddings")
     if isinstance(limit, int):

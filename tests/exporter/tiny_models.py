@@ -68,3 +68,33 @@ def make_tiny_model(family: str, out: Path, seed: int = 0) -> Path:
     model.save_pretrained(out)
     tok.save(str(out / "tokenizer.json"))
     return out
+
+
+# Tiny models that are not bidirectional encoders (refused by the exporter and the trainers), with the
+# settings each config needs to be small.
+NON_ENCODERS: dict[str, dict[str, object]] = {
+    "gpt2": {"n_layer": 1, "n_embd": 32, "n_head": 2, "n_positions": 64, "bos_token_id": 0, "eos_token_id": 0},
+    "t5": {"d_model": 32, "d_kv": 16, "d_ff": 64, "num_layers": 1, "num_heads": 2},
+    "bart": {
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "max_position_embeddings": 64,
+    },
+}
+
+
+def make_tiny_non_encoder(model_type: str, out: Path, **settings: object) -> Path:
+    """A complete Hugging Face directory (weights and the WordPiece tokenizer) of a decoder-only or
+    encoder-decoder `model_type` from NON_ENCODERS: what `lexsent export` would otherwise go on to load."""
+    tok = Tokenizer.from_file(str(TOKENIZERS / "wordpiece.json"))
+    config = AutoConfig.for_model(model_type, vocab_size=tok.get_vocab_size(), **NON_ENCODERS[model_type], **settings)
+    torch.manual_seed(0)
+    out.mkdir(parents=True, exist_ok=True)
+    AutoModel.from_config(config).save_pretrained(out)
+    tok.save(str(out / "tokenizer.json"))
+    return out
