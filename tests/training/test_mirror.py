@@ -10,6 +10,7 @@ import torch
 import lexsent
 from lexsent.errors import ExportError, InvalidInputError, NotFoundError
 from lexsent.manifest import Manifest
+from tests.exporter.tiny_models import make_tiny_non_encoder
 from tests.training.conftest import toy_sentences
 from training.mirror.encoder import PoolingMode, load_backbone
 from training.mirror.trainer import MirrorConfig, MirrorModel, fit, train_mirror
@@ -169,3 +170,22 @@ def test_the_eval_data_is_checked_before_training(tiny_mlm: Path, toy_data: Path
         train_mirror(_config(tiny_mlm, data, tmp_path))
     assert not (tmp_path / "run").exists()
     assert train_mirror(_config(tiny_mlm, data, tmp_path, mode="word")) is not None  # paraphrase is not its task
+
+
+def test_a_decoder_model_is_refused_before_training(
+    toy_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GPT-2 would train and export, each token's vector seeing only the tokens before it."""
+    from cli.main import main
+
+    gpt2 = make_tiny_non_encoder("gpt2", tmp_path / "gpt2")
+    capsys.readouterr()
+    dirs = ["--data-dir", str(toy_data), "--run-dir", str(tmp_path / "run"), "--models-dir", str(tmp_path / "models")]
+    argv = ["train", "mirror", "--model", str(gpt2), *dirs, "--items", "32", "--batch-size", "16", "--threads", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lexsent train: error: {gpt2}: model_type 'gpt2' is a decoder: ") and err.count("\n") == 1
+    assert "each token sees only the tokens before it" in err and "bidirectional encoder such as BERT" in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "models").exists()  # nothing trained or written
+    with pytest.raises(ExportError, match="model_type 'gpt2' is a decoder"):
+        fit(_config(gpt2, toy_data, tmp_path, export="none"), toy_sentences()[:4], tmp_path / "model")

@@ -170,6 +170,8 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
             "--student-vocab applies to a pre-trained transformer student; the BiLSTM learns its own embeddings: "
             "give it the XLM-R pieces with --vocab xlmr"
         )
+    # a transformer student's directory is checked (a decoder is refused) before the teacher's vectors are made
+    source = None if cfg.student == BILSTM else resolve_source(cfg.student)
     set_threads(cfg.threads)
     device = choose_device(cfg.device)
     run_dir = Path(cfg.run_dir)
@@ -189,7 +191,7 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
     sampler = LanguageSampler(list(by_language.values()), cfg.language_alpha) if cfg.language_alpha != 1 else None
 
     student: nn.Module
-    if cfg.student == BILSTM:
+    if source is None:
         tok = shared_tokenizer(run_dir, rows, cfg.vocab, cfg.vocab_size, Path(cfg.tokenizer) if cfg.tokenizer else None)
         pad, _, _ = special_ids(tok)
         seed_everything(cfg.seed)
@@ -198,7 +200,6 @@ def train_distill(cfg: DistillConfig) -> tuple[Path, Outcome]:
         )
         student = BiLstmEncoder(enc_cfg).to(device)
     else:
-        source = resolve_source(cfg.student)
         if cfg.student_vocab is StudentVocab.XLMR:
             source = _transplanted(source, run_dir, cfg)
         tok, pad = student_tokenizer(source)

@@ -195,6 +195,16 @@ def test_cli_stopped_transformer_run_says_how_to_use_the_student_so_far(
     assert lexsent.load(tmp_path / "stopped").manifest.kind is ModelKind.MULTILINGUAL
 
 
+def test_a_seq2seq_student_is_refused_before_the_teacher_runs(tmp_path: Path) -> None:
+    from tests.exporter.tiny_models import make_tiny_non_encoder
+
+    t5 = make_tiny_non_encoder("t5", tmp_path / "t5")
+    cfg = DistillConfig(data_dir=str(tmp_path / "no data"), run_dir=str(tmp_path / "run"), student=str(t5))
+    with pytest.raises(ExportError, match=r"model_type 't5' is an encoder-decoder \(seq2seq\) model"):
+        train_distill(cfg)
+    assert not (tmp_path / "run").exists()  # refused before the run dir, the corpus or the teacher
+
+
 def test_bilstm_student_refuses_a_transplanted_vocabulary(parallel_dir: Path, tmp_path: Path) -> None:
     from training.multilingual.distill import StudentVocab
 
