@@ -19,6 +19,7 @@ class ErrorKind(Enum):
     NOT_FOUND = (404, "NOT_FOUND")
     METHOD_NOT_ALLOWED = (405, "UNIMPLEMENTED")
     ALREADY_EXISTS = (409, "ALREADY_EXISTS")
+    LIMIT_REACHED = (409, "RESOURCE_EXHAUSTED")
     REQUEST_TIMEOUT = (408, "DEADLINE_EXCEEDED")
     PAYLOAD_TOO_LARGE = (413, "RESOURCE_EXHAUSTED")
     UNSUPPORTED_MEDIA_TYPE = (415, "INVALID_ARGUMENT")
@@ -98,6 +99,13 @@ class MethodNotAllowedError(LexsentError):
 
 class AlreadyExistsError(LexsentError):
     kind = ErrorKind.ALREADY_EXISTS
+
+
+class LimitReachedError(LexsentError):
+    """A configured limit (e.g. `--max-collections`) is reached; nothing was changed, and waiting does not
+    help: free something up or raise the limit (the message names it)."""
+
+    kind = ErrorKind.LIMIT_REACHED
 
 
 class UnauthenticatedError(LexsentError):

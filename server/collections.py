@@ -31,7 +31,7 @@ from lexsent.collections import (
 )
 from lexsent.collections.collection import MAX_BATCH
 from lexsent.encoder import Encoder, Vectors
-from lexsent.errors import InvalidInputError, NotFoundError, UnavailableError
+from lexsent.errors import InvalidInputError, LimitReachedError, NotFoundError, UnavailableError
 from lexsent.tokenizer import Label
 from server.auth import Access, Operation
 from server.core import Core
@@ -101,6 +101,7 @@ class CollectionsService:
     def __init__(self, core: Core, embeddings: EmbeddingsService, root: Path) -> None:
         self.core = core
         self.snapshot_bytes = core.settings.snapshot_bytes
+        self.max_collections = core.settings.max_collections
         self.embeddings = embeddings
         self.root = root
         self._store: CollectionStore | None = None
@@ -114,15 +115,25 @@ class CollectionsService:
         """
         if self.root.is_dir():
             try:
-                _ = self.store
+                stored = len(self.store.list())
             except UnavailableError as exc:  # another process owns the directory; embeddings still work
                 log.error("collections unavailable: %s", exc.message)
+                return
+            if stored > self.max_collections:
+                log.warning(
+                    "%d collections are stored, more than --max-collections / LEXSENT_MAX_COLLECTIONS (%d): all "
+                    "are served, but no new one can be created until enough are deleted",
+                    stored,
+                    self.max_collections,
+                )
 
     @property
     def store(self) -> CollectionStore:
         with self._opening:
             if self._store is None:
-                self._store = CollectionStore(self.root, snapshot_bytes=self.snapshot_bytes)
+                self._store = CollectionStore(
+                    self.root, snapshot_bytes=self.snapshot_bytes, max_collections=self.max_collections
+                )
             return self._store
 
     def stop(self) -> None:
@@ -180,7 +191,13 @@ class CollectionsService:
                     model=encoder.name,
                     model_fingerprint=encoder.fingerprint,
                 )
-            created = await asyncio.to_thread(self.store.create, config)
+            try:
+                created = await asyncio.to_thread(self.store.create, config)
+            except LimitReachedError as exc:
+                raise LimitReachedError(
+                    f"{exc.message} (--max-collections / LEXSENT_MAX_COLLECTIONS); delete a collection, or "
+                    "restart the server with a higher limit"
+                ) from None
             return created.info()
 
         return await self.core.call(CREATE, token, work)

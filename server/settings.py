@@ -76,6 +76,9 @@ class ServerSettings(CoreSettings):
     snapshot_bytes: int = Field(
         64 << 20, gt=0, description="snapshot a collection once its write-ahead log grows past this"
     )
+    max_collections: int = Field(
+        1000, ge=1, description="most collections the data directory may hold (more: 409 limit_reached)"
+    )
 
     _split_model = field_validator("model", "cors_origins", "allowed_hosts", mode="before")(_split)
 

@@ -5,6 +5,9 @@
 A new collection is assembled under a temporary name and renamed into place; a dropped one is renamed
 away before it is removed, so a crash never leaves a half-made or half-deleted collection visible.
 An exclusive lock file keeps a second process from opening the same store and interleaving writes.
+
+Each open collection holds a file descriptor (its write-ahead log segment); `max_collections` bounds the
+number of collections, so creating them cannot exhaust the process's descriptors.
 """
 
 from __future__ import annotations
@@ -19,17 +22,26 @@ from pathlib import Path
 from lexsent.collections.collection import SNAPSHOT_AFTER_BYTES, Collection
 from lexsent.collections.config import CollectionConfig, validate_name
 from lexsent.collections.fsio import PRIVATE_DIR, PRIVATE_FILE, Disk, fsync_dir, remove_tree, storage_errors
-from lexsent.errors import AlreadyExistsError, NotFoundError, StorageIOError, UnavailableError
+from lexsent.errors import AlreadyExistsError, LimitReachedError, NotFoundError, StorageIOError, UnavailableError
 
 log = logging.getLogger(__name__)
 
 
 class CollectionStore:
-    def __init__(self, root: Path, disk: Disk | None = None, *, snapshot_bytes: int = SNAPSHOT_AFTER_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        disk: Disk | None = None,
+        *,
+        snapshot_bytes: int = SNAPSHOT_AFTER_BYTES,
+        max_collections: int | None = None,
+    ) -> None:
         """Open (and recover) every collection under `root`; a snapshot is written in the background
-        once a collection's log has grown past `snapshot_bytes`."""
+        once a collection's log has grown past `snapshot_bytes`. `create` refuses a collection beyond
+        `max_collections` (None: no limit); more already stored are all opened, and only counted."""
         self.root = root
         self.snapshot_bytes = snapshot_bytes
+        self.max_collections = max_collections
         self.disk = disk or Disk()
         self._lock = threading.Lock()
         root.mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
@@ -58,6 +70,11 @@ class CollectionStore:
         with self._lock:
             if config.name in self._collections:
                 raise AlreadyExistsError(f"collection {config.name!r} already exists")
+            if self.max_collections is not None and len(self._collections) >= self.max_collections:
+                raise LimitReachedError(
+                    f"collection {config.name!r} was not created: {len(self._collections)} collections exist, "
+                    f"and the limit is {self.max_collections}"
+                )
             tmp = self.root / f".new-{uuid.uuid4().hex}"
             final = self.root / config.name
             try:

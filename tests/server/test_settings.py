@@ -69,11 +69,22 @@ def test_errors_name_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) 
         # gRPC's receive limit is a C int.
         (["--max-body-bytes", str(2**31)], "--max-body-bytes / LEXSENT_MAX_BODY_BYTES: .* 2147483647"),
         (["--threads", "1025"], "--threads / LEXSENT_THREADS: at most 1024"),
+        (["--max-collections", "0"], "--max-collections / LEXSENT_MAX_COLLECTIONS: .* greater than or equal to 1"),
     ],
 )
 def test_unusable_values_are_refused(flags: list[str], message: str) -> None:
     with pytest.raises(InvalidInputError, match=f"^{message}"):
         settings_from(build_parser().parse_args(["serve", *flags]))
+
+
+def test_max_collections_from_flag_env_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_from(build_parser().parse_args(["serve"])).max_collections == 1000
+    monkeypatch.setenv("LEXSENT_MAX_COLLECTIONS", "5")
+    assert settings_from(build_parser().parse_args(["serve"])).max_collections == 5
+    assert settings_from(build_parser().parse_args(["serve", "--max-collections", "7"])).max_collections == 7
+    monkeypatch.setenv("LEXSENT_MAX_COLLECTIONS", "0")
+    with pytest.raises(InvalidInputError, match=r"^--max-collections / LEXSENT_MAX_COLLECTIONS: "):
+        settings_from(build_parser().parse_args(["serve"]))
 
 
 def test_an_empty_key_from_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,11 @@
-"""The modes of what the store writes: collections may hold private documents, so only the owner may
-read them."""
+"""The store's bound on how many collections it holds (each keeps a descriptor open), and the modes of
+what it writes: collections may hold private documents, so only the owner may read them."""
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,89 @@ import numpy as np
 import pytest
 
 from lexsent.collections import CollectionConfig, CollectionStore
+from lexsent.errors import AlreadyExistsError, ErrorKind, LimitReachedError
+
+
+def on_disk(root: Path) -> list[str]:
+    """Every entry of the store's directory but its lock file (so leftovers of a refused create show)."""
+    return sorted(p.name for p in root.iterdir() if p.name != ".lock")
+
+
+def test_the_limit_error_is_a_409_and_resource_exhausted_and_not_retryable() -> None:
+    error = LimitReachedError("x")
+    assert (error.type_name, error.kind.http_status, error.kind.grpc_code) == (
+        "limit_reached",
+        409,
+        "RESOURCE_EXHAUSTED",
+    )
+    assert not error.kind.retryable
+    assert ErrorKind.LIMIT_REACHED is not ErrorKind.ALREADY_EXISTS  # same status, its own kind (no enum alias)
+
+
+def test_a_create_beyond_the_limit_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    root = tmp_path / "collections"
+    store = CollectionStore(root, max_collections=2)
+    store.create(CollectionConfig("a", 2))
+    store.create(CollectionConfig("b", 2))
+    before = on_disk(root)
+    with pytest.raises(
+        LimitReachedError, match=r"^collection 'c' was not created: 2 collections exist, and the limit is 2$"
+    ):
+        store.create(CollectionConfig("c", 2))
+    assert on_disk(root) == before == ["a", "b"]  # no directory, not even a temporary one
+    with pytest.raises(AlreadyExistsError):  # an existing name is still that error, not the limit
+        store.create(CollectionConfig("a", 2))
+    store.drop("a")
+    store.create(CollectionConfig("c", 2)).upsert([1], [[1.0, 0.0]])  # a drop frees a place
+    assert [c.config.name for c in store.list()] == ["b", "c"]
+    store.close()
+
+
+def test_the_limit_counts_the_collections_found_at_start(tmp_path: Path) -> None:
+    root = tmp_path / "collections"
+    store = CollectionStore(root)
+    for name in ("a", "b", "c"):
+        store.create(CollectionConfig(name, 2)).upsert([name], [[1.0, 0.0]])
+    store.close()
+
+    store = CollectionStore(root, max_collections=3)
+    with pytest.raises(LimitReachedError, match="3 collections exist, and the limit is 3"):
+        store.create(CollectionConfig("d", 2))
+    store.close()
+
+    store = CollectionStore(root, max_collections=2)  # fewer than are stored: all still served, none created
+    assert [c.count for c in store.list()] == [1, 1, 1] and store.get("b").fetch("b").id == "b"
+    with pytest.raises(LimitReachedError, match="3 collections exist, and the limit is 2"):
+        store.create(CollectionConfig("d", 2))
+    store.drop("a")
+    with pytest.raises(LimitReachedError, match="2 collections exist"):
+        store.create(CollectionConfig("d", 2))
+    store.close()
+    assert on_disk(root) == ["b", "c"]
+
+
+def test_concurrent_creates_do_not_overshoot_the_limit(tmp_path: Path) -> None:
+    root = tmp_path / "collections"
+    store = CollectionStore(root, max_collections=5)
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def create(i: int) -> None:
+        start.wait()
+        try:
+            store.create(CollectionConfig(f"c{i}", 2))
+            outcomes.append("created")
+        except LimitReachedError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created"] * 5 + ["refused"] * 15
+    assert len(store.list()) == 5 and len(on_disk(root)) == 5
+    store.close()
 
 
 @pytest.fixture
