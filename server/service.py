@@ -13,6 +13,8 @@ Error mapping, auth, request ids and metrics then come for free from `Core` and 
 
 from __future__ import annotations
 
+from lexsent.collections.store import stored_collections
+from server import fdlimit
 from server.collections import CollectionsService
 from server.core import Core
 from server.embeddings import EmbeddingsService
@@ -30,7 +32,9 @@ class Service:
         self.mining = MiningService(self.core, self.embeddings)
 
     def start(self) -> None:
-        """Start the batch workers and turn ready."""
+        """Size the open-file limit for the stored collections, start the batch workers, open the
+        collections and turn ready."""
+        fdlimit.prepare(stored_collections(self.collections.root), self.settings.max_collections)
         self.embeddings.start()
         self.collections.start()
         self.core.lifecycle.mark_ready()

@@ -6,8 +6,10 @@ A new collection is assembled under a temporary name and renamed into place; a d
 away before it is removed, so a crash never leaves a half-made or half-deleted collection visible.
 An exclusive lock file keeps a second process from opening the same store and interleaving writes.
 
-Each open collection holds a file descriptor (its write-ahead log segment); `max_collections` bounds the
-number of collections, so creating them cannot exhaust the process's descriptors.
+Open file descriptors: the store holds `STORE_FDS` (its lock file) and each open collection
+`FDS_PER_COLLECTION` (the write-ahead log segment it appends to), for as long as they are open; writes,
+snapshots and recovery open files only briefly. `max_collections` bounds the number of collections, so
+creating them cannot exhaust the process's descriptors.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ from lexsent.collections.fsio import PRIVATE_DIR, PRIVATE_FILE, Disk, fsync_dir,
 from lexsent.errors import AlreadyExistsError, LimitReachedError, NotFoundError, StorageIOError, UnavailableError
 
 log = logging.getLogger(__name__)
+
+STORE_FDS = 1  # the lock file
+FDS_PER_COLLECTION = 1  # the write-ahead log's open segment (WriteAheadLog._fd)
+
+
+def stored_collections(root: Path) -> int:
+    """How many collections the store at `root` holds, counted without opening any (every entry whose
+    name does not start with a dot is one)."""
+    if not root.is_dir():
+        return 0
+    return sum(1 for path in root.iterdir() if not path.name.startswith("."))
 
 
 class CollectionStore:

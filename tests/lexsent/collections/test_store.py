@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lexsent.collections import CollectionConfig, CollectionStore
+from lexsent.collections.store import FDS_PER_COLLECTION, stored_collections
 from lexsent.errors import AlreadyExistsError, ErrorKind, LimitReachedError
 
 
@@ -57,6 +58,7 @@ def test_the_limit_counts_the_collections_found_at_start(tmp_path: Path) -> None
     for name in ("a", "b", "c"):
         store.create(CollectionConfig(name, 2)).upsert([name], [[1.0, 0.0]])
     store.close()
+    assert stored_collections(root) == 3
 
     store = CollectionStore(root, max_collections=3)
     with pytest.raises(LimitReachedError, match="3 collections exist, and the limit is 3"):
@@ -95,6 +97,19 @@ def test_concurrent_creates_do_not_overshoot_the_limit(tmp_path: Path) -> None:
         thread.join()
     assert sorted(outcomes) == ["created"] * 5 + ["refused"] * 15
     assert len(store.list()) == 5 and len(on_disk(root)) == 5
+    store.close()
+
+
+def test_each_open_collection_holds_the_descriptors_counted_for_it(tmp_path: Path) -> None:
+    """`FDS_PER_COLLECTION` sizes the server's open-file limit: it must be what a collection really holds."""
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        pytest.skip("needs /proc/self/fd")
+    store = CollectionStore(tmp_path / "collections")
+    before = len(list(fd_dir.iterdir()))
+    for i in range(10):
+        store.create(CollectionConfig(f"c{i}", 2)).upsert([i], [[1.0, 0.0]])
+    assert len(list(fd_dir.iterdir())) - before == 10 * FDS_PER_COLLECTION
     store.close()
 
 
