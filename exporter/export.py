@@ -130,7 +130,7 @@ def export_bundle(
         raw = staging / "raw.onnx"
         export_onnx(head, pad_batch(batches[0], tokenizer.pad_id), inputs, raw)
         config = backbone.config
-        fusions = optimize(raw, staging / MODEL_FILE, source.model_type, config.num_attention_heads, config.hidden_size)
+        fusions = optimize(raw, staging / MODEL_FILE, config.num_attention_heads, config.hidden_size)
         raw.unlink()
         fp32_runner = onnx_runner(staging / MODEL_FILE, threads)
         parity = measure(_torch_runner(head), fp32_runner, batches, tokenizer.pad_id, "torch")

@@ -39,17 +39,17 @@ def export_onnx(head: EmbeddingHead, sample: dict[str, IntArray], inputs: list[s
     onnx.checker.check_model(str(path))
 
 
-def optimize(source: Path, target: Path, model_type: str, num_heads: int, hidden_size: int) -> dict[str, int]:
-    """Apply onnxruntime's transformer fusions (attention, layer norm, GELU) offline.
+def optimize(source: Path, target: Path, num_heads: int, hidden_size: int) -> dict[str, int]:
+    """Apply onnxruntime's BERT-pattern transformer fusions (attention, layer norm, GELU) offline; only
+    bidirectional encoders get here (`exporter.source.require_bidirectional_encoder`).
 
     Head count and width come from the model config: auto-detection misses the attention pattern
     of current transformers releases, and an unfused attention costs ~2× on long inputs. Fusions are
     pattern-based, so a graph they do not recognise is saved unchanged (parity is checked after).
     Returns the fused-operator counts.
     """
-    family = "bert" if model_type not in {"gpt2", "t5", "bart"} else model_type
     optimized = optimize_model(
-        str(source), model_type=family, num_heads=num_heads, hidden_size=hidden_size, opt_level=1
+        str(source), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=1
     )
     optimized.save_model_to_file(str(target))
     stats: dict[str, int] = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
