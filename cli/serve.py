@@ -87,12 +87,10 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 def _problem(loc: tuple[int | str, ...], message: str) -> str:
     """`--http-port / LEXSENT_HTTP_PORT: ...`: a value may come from either, and the user knows those
     names, not the field's. Cross-field checks (no `loc`) name their flags themselves."""
+    from server.settings import option
+
     message = message.removeprefix("Value error, ")
-    return f"{_names(str(loc[0]))}: {message}" if loc else message
-
-
-def _names(field: str) -> str:
-    return f"--{field.replace('_', '-')} / LEXSENT_{field.upper()}"
+    return f"{option(str(loc[0]))}: {message}" if loc else message
 
 
 def _bundles(settings: ServerSettings) -> list[Path]:
@@ -101,11 +99,12 @@ def _bundles(settings: ServerSettings) -> list[Path]:
     from lexsent.errors import BundleError
     from lexsent.manifest import MANIFEST_FILE
     from server.models import bundle_dirs
+    from server.settings import option
 
     paths = bundle_dirs(settings.model, settings.models_dir)
     if settings.models_dir is not None and len(paths) == len(settings.model):
         raise BundleError(
-            f"--models-dir {settings.models_dir} (LEXSENT_MODELS_DIR) holds no bundle: each bundle is a subdirectory "
+            f"{option('models_dir')}: {settings.models_dir} holds no bundle: each bundle is a subdirectory "
             f"with a {MANIFEST_FILE}, model.onnx and tokenizer.json, as `lexsent export --out DIR` writes"
         )
     if not paths:

@@ -36,6 +36,7 @@ from lexsent.tokenizer import Label
 from server.auth import Access, Operation
 from server.core import Core
 from server.embeddings import EmbeddingsService
+from server.settings import option
 
 CREATE = Operation("collections.create", Access.WRITE)
 DROP = Operation("collections.delete", Access.WRITE)
@@ -121,9 +122,10 @@ class CollectionsService:
                 return
             if stored > self.max_collections:
                 log.warning(
-                    "%d collections are stored, more than --max-collections / LEXSENT_MAX_COLLECTIONS (%d): all "
+                    "%d collections are stored, more than %s (%d): all "
                     "are served, but no new one can be created until enough are deleted",
                     stored,
+                    option("max_collections"),
                     self.max_collections,
                 )
 
@@ -195,7 +197,7 @@ class CollectionsService:
                 created = await asyncio.to_thread(self.store.create, config)
             except LimitReachedError as exc:
                 raise LimitReachedError(
-                    f"{exc.message} (--max-collections / LEXSENT_MAX_COLLECTIONS); delete a collection, or "
+                    f"{exc.message} ({option('max_collections')}); delete a collection, or "
                     "restart the server with a higher limit"
                 ) from None
             return created.info()

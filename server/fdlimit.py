@@ -13,6 +13,7 @@ import logging
 import resource
 
 from lexsent.collections.store import FDS_PER_COLLECTION, STORE_FDS
+from server.settings import option
 
 log = logging.getLogger("lexsent.server")
 
@@ -67,10 +68,11 @@ def prepare(stored: int, max_collections: int) -> int:
         )
     elif descriptors_needed(max_collections) > limit:
         log.warning(
-            "the open-file limit is %d, but --max-collections / LEXSENT_MAX_COLLECTIONS (%d) collections and "
+            "the open-file limit is %d, but %s (%d) collections and "
             "connections would need about %d descriptors: creating that many may exhaust them. Lower the "
             "setting, or raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, docker run --ulimit nofile=...)",
             limit,
+            option("max_collections"),
             max_collections,
             descriptors_needed(max_collections),
         )

@@ -9,6 +9,7 @@ from lexsent.encoder import Encoder, load
 from lexsent.errors import BundleError, NotFoundError
 from lexsent.manifest import MANIFEST_FILE
 from lexsent.tokenizer import LongInputPolicy
+from server.settings import option
 
 
 def bundle_dirs(models: Iterable[Path], models_dir: Path | None) -> list[Path]:
@@ -16,7 +17,7 @@ def bundle_dirs(models: Iterable[Path], models_dir: Path | None) -> list[Path]:
     found = list(models)
     if models_dir is not None:
         if not models_dir.is_dir():
-            raise BundleError(f"--models-dir {models_dir} (LEXSENT_MODELS_DIR): not a directory")
+            raise BundleError(f"{option('models_dir')}: {models_dir} is not a directory")
         found += sorted(p for p in models_dir.iterdir() if (p / MANIFEST_FILE).is_file())
     return found
 

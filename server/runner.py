@@ -22,6 +22,7 @@ from server.grpc.app import GrpcServer
 from server.http.app import build_app
 from server.http.protocol import head_deadline_protocol
 from server.service import Service
+from server.settings import option
 
 log = logging.getLogger("lexsent.server")
 
@@ -43,10 +44,9 @@ def _listen(host: str, port: int, transport: str) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:  # socket.gaierror included: a host that does not resolve
         sock.close()
-        name = transport.lower()
         raise InvalidInputError(
             f"cannot listen for {transport} on {host}:{port} "
-            f"(--host / LEXSENT_HOST, --{name}-port / LEXSENT_{name.upper()}_PORT): {exc.strerror or exc}"
+            f"({option('host')}, {option(transport.lower() + '_port')}): {exc.strerror or exc}"
         ) from None
     return sock
 
@@ -77,7 +77,7 @@ class Runner:
             config.load()  # reads the TLS files; grpc would only say "Failed to bind" about bad ones
         except OSError as exc:  # ssl.SSLError included
             raise InvalidInputError(
-                f"--tls-cert {s.tls_cert} / --tls-key {s.tls_key} (LEXSENT_TLS_CERT / LEXSENT_TLS_KEY): "
+                f"{option('tls_cert')} {s.tls_cert}, {option('tls_key')} {s.tls_key}: "
                 f"not a readable PEM certificate and its private key: {exc}"
             ) from None
         self.http = _Uvicorn(config)

@@ -115,3 +115,11 @@ class ServerSettings(CoreSettings):
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+
+def option(field: str) -> str:
+    """How a user names setting `field`, its flag and its variable (`--http-port / LEXSENT_HTTP_PORT`), for
+    messages that tell them what to change; an unknown field raises, so a renamed one cannot go stale."""
+    if field not in ServerSettings.model_fields:
+        raise KeyError(f"no setting {field!r}")
+    return f"--{field.replace('_', '-')} / {ServerSettings.model_config.get('env_prefix', '')}{field.upper()}"

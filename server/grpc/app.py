@@ -16,6 +16,7 @@ from lexsent.errors import InvalidInputError
 from server.grpc import collections, embeddings, mining
 from server.lifecycle import State
 from server.service import Service
+from server.settings import option
 
 SERVICER_MODULES: tuple[ModuleType, ...] = (embeddings, collections, mining)
 
@@ -51,7 +52,7 @@ class GrpcServer:
                 self.port = self.server.add_insecure_port(address)
         except RuntimeError:  # "Failed to bind"; the runner has checked the TLS files and probed the port
             raise InvalidInputError(
-                f"cannot listen for gRPC on {address} (--host / LEXSENT_HOST, --grpc-port / LEXSENT_GRPC_PORT): "
+                f"cannot listen for gRPC on {address} ({option('host')}, {option('grpc_port')}): "
                 "the port is in use or the address is not one of this machine's"
             ) from None
 

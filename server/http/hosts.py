@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from server.settings import ServerSettings
+from server.settings import ServerSettings, option
 
 
 def _name(host_header: str) -> str:
@@ -49,5 +49,5 @@ class HostCheck:
         )
         return (
             f"Host {host_header!r} is not a name this server answers to (it answers {accepted}); "
-            "add it with --allowed-hosts / LEXSENT_ALLOWED_HOSTS, or '*' for any"
+            f"add it with {option('allowed_hosts')}, or '*' for any"
         )

@@ -46,14 +46,14 @@ def taken_port() -> Iterator[int]:
 
 def test_a_models_dir_that_is_not_a_directory_names_its_variable(tmp_path: Path) -> None:
     result = serve("--models-dir", str(tmp_path / "absent"), data_dir=tmp_path / "data")
-    assert_one_line_error(result, f"--models-dir {tmp_path / 'absent'} (LEXSENT_MODELS_DIR): not a directory")
+    assert_one_line_error(result, f"--models-dir / LEXSENT_MODELS_DIR: {tmp_path / 'absent'} is not a directory")
 
 
 def test_an_empty_models_dir_is_refused_not_replaced_by_the_default_model(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
     result = serve("--models-dir", str(tmp_path / "models"), data_dir=tmp_path / "data")
     assert_one_line_error(
-        result, f"--models-dir {tmp_path / 'models'} (LEXSENT_MODELS_DIR) holds no bundle", "lexsent.json"
+        result, f"--models-dir / LEXSENT_MODELS_DIR: {tmp_path / 'models'} holds no bundle", "lexsent.json"
     )
     assert not (tmp_path / "data").exists()  # the default model was not exported
 

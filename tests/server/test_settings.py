@@ -9,7 +9,7 @@ import pytest
 from cli.main import build_parser
 from cli.serve import settings_from
 from lexsent.errors import InvalidInputError
-from server.settings import ServerSettings
+from server.settings import ServerSettings, option
 
 
 def test_every_setting_is_a_flag() -> None:
@@ -100,3 +100,10 @@ def test_bounds_themselves_are_allowed() -> None:
         build_parser().parse_args(["serve", "--max-body-bytes", str(2**31 - 1), "--threads", "1024"])
     )
     assert (settings.max_body_bytes, settings.threads) == (2**31 - 1, 1024)
+
+
+def test_option_names_the_flag_and_variable_of_a_real_setting_only() -> None:
+    assert option("http_port") == "--http-port / LEXSENT_HTTP_PORT"
+    assert option("max_collections") == "--max-collections / LEXSENT_MAX_COLLECTIONS"
+    with pytest.raises(KeyError, match="no setting 'http_prot'"):
+        option("http_prot")
