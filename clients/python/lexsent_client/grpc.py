@@ -27,8 +27,9 @@ Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
 
 
 def _retryable(exc: grpc.RpcError) -> bool:
-    """UNAVAILABLE (draining, or no connection yet), or a full queue; not an over-size message or a full
-    disk, which share RESOURCE_EXHAUSTED but fail again however long the client waits."""
+    """UNAVAILABLE (draining, or no connection yet), or a full queue; not an over-size message, a full
+    disk or the server's collection limit, which share RESOURCE_EXHAUSTED but fail again however long the
+    client waits."""
     code = exc.code()  # type: ignore[attr-defined]
     if code is grpc.StatusCode.UNAVAILABLE:
         return True
