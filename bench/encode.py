@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import lexsent
-from bench.record import write_result
+from bench._record import write_result
 from exporter.default_model import default_source, ensure_default_model
 from exporter.export import int8_path
 from lexsent.settings import CoreSettings

@@ -34,7 +34,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from bench.record import write_result
+from bench._record import write_result
 from lexsent.collections import (
     Collection,
     CollectionConfig,

@@ -36,8 +36,8 @@ import grpc
 import httpx
 
 import lexsent
+from bench._record import write_result
 from bench.encode import corpora
-from bench.record import write_result
 from exporter.default_model import default_source, ensure_default_model
 from exporter.export import int8_path
 from lexsent.settings import CoreSettings

@@ -31,7 +31,12 @@ def add_common(
     parser.add_argument("--hidden", type=int, default=256, help="per LSTM direction")
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--max-tokens", type=int, default=32, help="truncate training sentences")
-    parser.add_argument("--max-rows", type=int, default=None, help="use only the first N multi-way rows")
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=None,
+        help="train on a deterministic hash-ordered sample of N multi-way rows (default: all)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=lr, help=lr_help or None)
     parser.add_argument("--steps", type=int, default=steps, help="optimizer steps (default sized for 2 CPU cores)")
