@@ -11,6 +11,7 @@ strings), so a range never silently compares across types.
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -106,11 +107,20 @@ def _condition(name: str, spec: object) -> _Condition:
             equals = _keys(operand, where)
         elif op in _RANGES:
             if not _is_number(operand) or not math.isfinite(operand):
-                raise InvalidInputError(f"filter {where} needs a finite number, got {operand!r}")
+                raise InvalidInputError(f"filter {where} needs a finite number, got {_as_json(operand)}")
             bounds.append((_RANGES[op], operand))
         else:
             raise InvalidInputError(f"unknown filter operator {op!r} on {name!r}; use $eq, $in, $gt, $gte, $lt, $lte")
     return _Condition(name, equals, tuple(bounds))
+
+
+def _as_json(value: object) -> str:
+    """A value as the caller wrote it (`true`, `null`, `"5"`), not as Python shows it (`True`, `None`)."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):  # NaN or infinity, or an object from an in-process caller
+        return repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def compile_filter(spec: object) -> Filter | None:
@@ -118,7 +128,7 @@ def compile_filter(spec: object) -> Filter | None:
     if spec is None:
         return None
     if not isinstance(spec, dict):
-        raise InvalidInputError(f"filter must be a JSON object mapping field to condition, got {spec!r}")
+        raise InvalidInputError(f"filter must be a JSON object mapping field to condition, got {_as_json(spec)}")
     if not spec:
         return None
     for name in spec:

@@ -52,10 +52,11 @@ def test_deleted_rows_never_match() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ([1, 2], "JSON object"),
+        ([1, 2], r"JSON object mapping field to condition, got \[1, 2\]$"),
         ({"year": {"$between": [1, 2]}}, "unknown filter operator"),
-        ({"year": {"$gt": "2000"}}, "finite number"),
-        ({"year": {"$gt": float("nan")}}, "finite number"),
+        ({"year": {"$gt": "2000"}}, 'finite number, got "2000"$'),
+        ({"year": {"$gte": True}}, "finite number, got true$"),  # as JSON spells it, not Python's True
+        ({"year": {"$gt": float("nan")}}, "finite number, got nan$"),
         ({"lang": {"$in": []}}, "non-empty list"),
         ({"lang": {"$in": "de"}}, "non-empty list"),
         ({"lang": {}}, "empty object"),
