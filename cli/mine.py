@@ -9,6 +9,7 @@ is written `\t`, `\r`, `\\`, so every row has five columns. Torch-free: any bund
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "models/distill-bilstm"
@@ -83,6 +84,14 @@ def _run(args: argparse.Namespace) -> int:
     (source, source_lines), (target, target_lines) = _lines(args.source), _lines(args.target)
     from exporter.default_model import resolve_bundle
 
+    if args.model == DEFAULT_MODEL and not Path(DEFAULT_MODEL).exists():
+        from lexsent.errors import BundleError
+
+        raise BundleError(
+            f"no --model given, and ./{DEFAULT_MODEL} (the distilled multilingual model, relative to this "
+            "directory) does not exist: train it with `lexsent train distill`, or pass --model DIR "
+            "(or --model default for the English MiniLM)"
+        )
     encoder = lexsent.load(resolve_bundle(args.model), threads=args.threads)
     scoring = Scoring(args.scoring)
     threshold = default_threshold(scoring, encoder.manifest.evaluation) if args.threshold is None else args.threshold

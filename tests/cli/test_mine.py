@@ -79,6 +79,17 @@ def test_mine_rejects_an_empty_file(default_bundle: Path, tmp_path: Path, capsys
     assert "no non-empty lines" in capsys.readouterr().err
 
 
+def test_mine_without_a_model_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./models/distill-bilstm here
+    (tmp_path / "a.txt").write_text("hello\n")
+    assert main(["mine", "a.txt", "a.txt"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "./models/distill-bilstm" in err
+    assert "lexsent train distill" in err and "--model default" in err
+
+
 def test_mine_takes_the_default_model_by_name(
     default_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
