@@ -17,9 +17,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None, help="L2-normalise")
     parser.add_argument("--max-length", type=int, help="max tokens per input (default: the model's)")
     parser.add_argument("--name", help="model name served as `model` (default: the --out directory name)")
-    parser.add_argument("--kind", choices=[k.value for k in ModelKind], default=ModelKind.SENTENCE.value)
-    parser.add_argument("--quantize", choices=["int8"], help="also write an int8 bundle to DIR-int8")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--kind",
+        choices=[k.value for k in ModelKind],
+        default=ModelKind.SENTENCE.value,
+        help="what the bundle embeds (default: %(default)s); `lexical` for word-mode models",
+    )
+    parser.add_argument("--quantize", choices=["int8"], help="also write an int8 bundle to DIR-int8, named NAME-int8")
+    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
