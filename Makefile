@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: serve test test-slow lint proto bench demo-train l10n docker docker-offline docker-check clean
+.PHONY: install serve test test-slow lint proto bench demo-train l10n docker docker-offline docker-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -86,4 +86,4 @@ docker-check: install
 	$(BIN)/python docker/check.py --image $(IMAGE)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info clients/python/build clients/python/*.egg-info
