@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ LIST = Operation("collections.list", Access.READ)
 FETCH = Operation("collections.fetch", Access.READ)
 SEARCH = Operation("collections.search", Access.READ)
 log = logging.getLogger("lexsent.server")
+LOCK_FILE = ".lock"  # the one `CollectionStore` holds in its directory while it is open
 
 PointIdIn = StrictStr | StrictInt
 
@@ -94,6 +96,25 @@ class SearchRequest(BaseModel):
     ef_search: StrictInt | None = Field(None, description="hnsw: candidate list size for this query")
 
 
+def lock_holder(path: Path) -> int | None:
+    """The pid holding an flock on `path`, from /proc/locks (Linux), or None where that cannot be told
+    (no /proc, a holder in another pid namespace, the lock already released)."""
+    try:
+        stat = path.stat()
+        with open("/proc/locks") as locks:
+            lines = locks.read().splitlines()
+    except OSError:
+        return None
+    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    for line in lines:
+        fields = line.split()
+        # "3: FLOCK  ADVISORY  WRITE 21187 fe:00:2146538 0 EOF"; a waiter's line starts "3: -> FLOCK"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode and fields[4].isdigit():
+            pid = int(fields[4])
+            return pid if pid > 0 else None
+    return None
+
+
 def hit_body(hit: Hit) -> dict[str, Any]:
     return {"id": hit.id, "score": hit.score, "metadata": hit.metadata}
 
@@ -112,14 +133,16 @@ class CollectionsService:
         """Recover existing collections (snapshot + log replay) before the server turns ready.
 
         A data directory without collections is left untouched until the first collection request,
-        so an embeddings-only server never takes the store's lock.
+        so an embeddings-only server never takes the store's lock. One whose collections another
+        process holds is an InvalidInputError naming it: the server must not start.
         """
         if self.root.is_dir():
             try:
                 stored = len(self.store.list())
-            except UnavailableError as exc:  # another process owns the directory; embeddings still work
-                log.error("collections unavailable: %s", exc.message)
-                return
+            except UnavailableError:
+                # Serving on would report ready and answer every collection call with a retryable 503
+                # that never clears, so clients would retry for ever: refuse to start instead.
+                raise InvalidInputError(self._held_elsewhere()) from None
             if stored > self.max_collections:
                 log.warning(
                     "%d collections are stored, more than %s (%d): all "
@@ -128,6 +151,15 @@ class CollectionsService:
                     option("max_collections"),
                     self.max_collections,
                 )
+
+    def _held_elsewhere(self) -> str:
+        lock = self.root / LOCK_FILE
+        holder = lock_holder(lock)
+        by = f"another process (pid {holder})" if holder is not None else "another process"
+        return (
+            f"{option('data_dir')}: the collections in {self.root} are in use by {by}, which holds {lock}; "
+            f"stop it, or give this server another {option('data_dir')}"
+        )
 
     @property
     def store(self) -> CollectionStore:

@@ -102,7 +102,11 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread
                 loop.add_signal_handler(sig, self.request_shutdown)
-        self.service.start()
+        try:
+            self.service.start()  # before either port listens: a failure here serves nothing
+        except BaseException:
+            self._socket.close()
+            raise
         await self.grpc.start()
         http_task = asyncio.create_task(self.http.serve(sockets=[self._socket]))
         while not self.http.started:

@@ -32,11 +32,12 @@ class Service:
         self.mining = MiningService(self.core, self.embeddings)
 
     def start(self) -> None:
-        """Size the open-file limit for the stored collections, start the batch workers, open the
-        collections and turn ready."""
+        """Size the open-file limit for the stored collections, open the collections (first: a data
+        directory another process holds stops the start before any worker runs), start the batch
+        workers and turn ready."""
         fdlimit.prepare(stored_collections(self.collections.root), self.settings.max_collections)
-        self.embeddings.start()
         self.collections.start()
+        self.embeddings.start()
         self.core.lifecycle.mark_ready()
 
     async def drain(self) -> bool:

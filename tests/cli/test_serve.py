@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.launch import free_port
 from tests.server.harness import Gate, running_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,3 +122,37 @@ def test_the_drain_warning_counts_the_requests_it_cut_off(tiny_bundle: Path, cap
     assert answers == [503]
     warnings = [r.getMessage() for r in caplog.records if r.name == "lexsent.server" and r.levelno >= logging.WARNING]
     assert warnings == ["drain timeout: 1 requests still in flight, cut off"]
+
+
+def test_a_data_dir_another_server_holds_stops_the_start(tiny_bundle: Path, tmp_path: Path) -> None:
+    """Not a ready server whose every collection call is a retryable 503 that never clears."""
+    from lexsent.collections import CollectionConfig, CollectionStore
+
+    data_dir = tmp_path / "data"
+    store = CollectionStore(data_dir / "collections")
+    store.create(CollectionConfig("kept", 3))
+    store.close()
+    command = [sys.executable, "-m", "cli.main", "serve", "--model", str(tiny_bundle), "--threads", "1"]
+    command += ["--http-port", "0", "--grpc-port", "0", "--log-format", "text", "--data-dir", str(data_dir)]
+    first = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stderr is not None
+        next(line for line in first.stderr if " serving " in line)  # it has opened (and locked) the collections
+        http_port = free_port()
+        ports = ["--http-port", str(http_port), "--grpc-port", "0"]
+        result = serve("--model", str(tiny_bundle), *ports, data_dir=data_dir)
+        assert_one_line_error(
+            result,
+            f"--data-dir / LEXSENT_DATA_DIR: the collections in {data_dir / 'collections'} are in use by another "
+            f"process (pid {first.pid}), which holds {data_dir / 'collections' / '.lock'}",
+            "stop it, or give this server another --data-dir / LEXSENT_DATA_DIR",
+        )
+        with pytest.raises(httpx.ConnectError):  # nothing was served, even for a moment
+            httpx.get(f"http://127.0.0.1:{http_port}/health/ready")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+    store = CollectionStore(data_dir / "collections")  # released at the first server's exit
+    assert store.get("kept").config.dim == 3
+    store.close()
