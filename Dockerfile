@@ -45,6 +45,9 @@ ENV LEXSENT_HOST=0.0.0.0 LEXSENT_MODELS_DIR=/models LEXSENT_DEFAULT_MODEL=all-Mi
 VOLUME /data
 EXPOSE 8080 50051
 STOPSIGNAL SIGTERM
+# server/healthcheck.py: GET /health/ready on loopback, over https when LEXSENT_TLS_CERT is set (trusting that
+# certificate), with a Host the --allowed-hosts check always answers. It reads LEXSENT_HOST / _HTTP_PORT /
+# _TLS_CERT, so set those through the environment (-e), not as flags after the image name.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD python -c "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health/ready' % os.environ.get('LEXSENT_HTTP_PORT', '8080'), timeout=2)" || exit 1
+  CMD ["python", "-m", "server.healthcheck"]
 CMD ["lexsent", "serve"]

@@ -67,8 +67,8 @@ class ServerSettings(CoreSettings):
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Host header names HTTP answers (repeatable; '*': any); none: loopback names when bound to "
-        "loopback (against DNS rebinding), else any",
+        description="Host header names HTTP answers besides loopback names (repeatable; '*': any); none: only "
+        "loopback names when bound to loopback (against DNS rebinding), else any",
     )
     tls_cert: Path | None = Field(None, description="PEM certificate: serve both transports over TLS")
     tls_key: Path | None = Field(None, description="PEM private key for --tls-cert")

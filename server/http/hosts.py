@@ -2,8 +2,12 @@
 
 A page on another site can point a name it controls at 127.0.0.1 and then read a keyless server there as
 its own origin; the browser still sends the attacker's name as `Host`. Bound to a loopback address, the
-server therefore answers only loopback names unless `--allowed-hosts` says otherwise; bound elsewhere
+server therefore answers only loopback names unless `--allowed-hosts` lists more; bound elsewhere
 (a container, behind a proxy) it answers any name unless a list is given.
+
+Loopback names (localhost, *.localhost, 127.0.0.0/8, ::1; any port) are answered whatever the list: a
+rebinding page cannot make the browser send them (it sends the attacker's own name), and local tools and
+the container's HEALTHCHECK reach the server as 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -35,18 +39,17 @@ class HostCheck:
         listed = {_name(h) for h in settings.allowed_hosts}
         self.any = "*" in listed or (not listed and not _loopback(_name(settings.host)))
         self.listed = frozenset(listed)
-        self.loopback_only = not listed
 
     def allows(self, host_header: str | None) -> bool:
         if self.any or host_header is None:  # HTTP/1.0 clients may send none; browsers always do
             return True
         name = _name(host_header)
-        return _loopback(name) if self.loopback_only else name in self.listed
+        return name in self.listed or _loopback(name)
 
     def refusal(self, host_header: str) -> str:
-        accepted = (
-            "loopback names (localhost, 127.0.0.1, ::1)" if self.loopback_only else ", ".join(sorted(self.listed))
-        )
+        accepted = "loopback names (localhost, 127.0.0.1, ::1)"
+        if self.listed:
+            accepted += " and " + ", ".join(sorted(self.listed))
         return (
             f"Host {host_header!r} is not a name this server answers to (it answers {accepted}); "
             f"add it with {option('allowed_hosts')}, or '*' for any"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import grpc
@@ -16,29 +14,8 @@ from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 from tests.server.harness import running_server
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_https_and_grpc_over_tls(tiny_bundle: Path, tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    names = ["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            *names,
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+def test_https_and_grpc_over_tls(tiny_bundle: Path, tls_pair: tuple[Path, Path]) -> None:
+    cert, key = tls_pair
     with running_server([tiny_bundle], tls_cert=cert, tls_key=key) as running:
         assert running.http_url.startswith("https://")
         ok = httpx.post(f"{running.http_url}/v1/embeddings", json={"input": "secure"}, verify=str(cert))
