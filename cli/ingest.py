@@ -10,6 +10,20 @@ already stored form a prefix of the file. A re-run finds the end of that prefix 
 over `fetch` (a few requests, no side files) and continues from there; upserts are idempotent, so
 re-sending a batch that was in flight is harmless.
 
+Ids alone do not show that a stored point came from *this* file: positional ids (1, 2, 3 …) and line
+numbers are the same in every file, so a second file loaded into the same collection would look like
+a finished first part of itself. So a resume is accepted only when every point the search fetched,
+and always the first record's and the last stored one's, is that record as the collection keeps it:
+the same id (and id type), the same metadata, and the same vector — bit for bit for a `vector`
+record, and for a `text` record the text encoded again by the collection's model, within the noise
+of batching (cosine at least 1 - max(1e-4, 2 × (1 - the bundle's parity min_cosine)): about 0.9999
+for fp32 bundles and 0.966 for int8 ones, whose outputs move with what they are batched with; texts
+are not stored, so vector and metadata are all a collection can be compared by). A mismatch is refused
+before anything is sent, naming the id; `--restart` upserts every record from the first instead,
+replacing stored points with the same ids. The check samples the prefix, it does not read it all
+(that would cost as much as ingesting it again): a file edited between runs, rather than appended to,
+needs `--restart`.
+
 Record fields: `id` (else the record's 1-based position), `text` or `vector`, and every other field
 goes into the point's metadata (CSV values stay strings). Plain text: one point per non-empty line,
 id = line number.
@@ -21,7 +35,7 @@ import argparse
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +44,7 @@ from lexsent.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from lexsent_client import Client
+    from lexsent_client.types import CollectionInfo, ModelInfo, Point
 
 
 class InputFormat(StrEnum):
@@ -55,6 +70,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--model", help="when creating: served model bound to the collection")
     parser.add_argument("--index", choices=["flat", "ivf", "hnsw"], default="flat", help="when creating")
     parser.add_argument("--metric", choices=["cosine", "ip", "l2"], default="cosine", help="when creating")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="upsert every record from the first instead of resuming after the stored ones; upserts replace"
+        " stored points with the same ids (use it after editing the file, or to overwrite another file's points)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -135,13 +156,16 @@ def _point(row: dict[str, Any], position: int, args: argparse.Namespace) -> dict
     return point
 
 
-def stored_prefix(client: Client, collection: str, ids: list[Any]) -> int:
-    """How many leading ids are already stored (binary search; stored points form a prefix)."""
+def stored_prefix(client: Client, collection: str, ids: list[Any]) -> tuple[int, dict[int, Point]]:
+    """How many leading ids are stored (binary search; stored points form a prefix), and the points the
+    search fetched on the way, by position: those it found present, which the resume then checks."""
     from lexsent_client import LexsentClientError
+
+    fetched: dict[int, Point] = {}
 
     def present(i: int) -> bool:
         try:
-            client.fetch(collection, ids[i], with_vector=False)
+            fetched[i] = client.fetch(collection, ids[i])
             return True
         except LexsentClientError as exc:
             if exc.status == 404:
@@ -155,7 +179,80 @@ def stored_prefix(client: Client, collection: str, ids: list[Any]) -> int:
             low = middle + 1
         else:
             high = middle
-    return low
+    return low, fetched
+
+
+def resume_point(
+    client: Client, info: CollectionInfo, ids: list[Any], load: Callable[[set[int]], dict[int, dict[str, Any]]]
+) -> tuple[int, int]:
+    """(records to skip, how many stored points were checked against the file): the stored prefix, once
+    its first and last points and every one the search fetched are this file's records (module docstring).
+    `load(positions)` reads those records from the file. A stored point that is not its record is refused."""
+    start, fetched = stored_prefix(client, info.name, ids)
+    if start == 0:
+        return 0, 0
+    for position in {0, start - 1} - fetched.keys():
+        fetched[position] = client.fetch(info.name, ids[position])
+    wanted = load(set(fetched))
+    texts = sorted(p for p in fetched if "text" in wanted[p])
+    vectors: dict[int, list[float]] = {}
+    floor = 1.0
+    if texts:
+        served = _served_model(client, info)
+        floor = 1 - max(1e-4, 2 * (1 - served.parity.min_cosine))
+        encoded = client.embed([wanted[p]["text"] for p in texts], model=served.name).vectors
+        vectors = dict(zip(texts, encoded, strict=True))
+    for position in sorted(fetched):
+        problem = _difference(wanted[position], fetched[position], vectors.get(position), floor)
+        if problem:
+            raise InvalidInputError(
+                f"collection {info.name!r} already holds id {ids[position]!r} with different content (from "
+                f"another file?): {problem}, so it is not record {position + 1} of this file; pass --restart to "
+                "upsert every record from the first (replacing stored points with the same ids), or ingest into "
+                "another collection, or give the records ids of their own"
+            )
+    return start, len(fetched)
+
+
+def _difference(record: dict[str, Any], stored: Point, encoded: list[float] | None, floor: float) -> str | None:
+    """How `stored` differs from the point `record` would make, or None where it does not."""
+    import numpy as np
+
+    if type(stored.id) is not type(record["id"]):
+        kind = "string" if isinstance(stored.id, str) else "integer"
+        return f"the stored id is the {kind} {stored.id!r}"
+    if (stored.metadata or {}) != record.get("metadata", {}):
+        return "its metadata differs"
+    vector = np.asarray(stored.vector, dtype=np.float32)
+    if encoded is None:
+        expected = np.asarray(record["vector"], dtype=np.float32)
+        if vector.shape != expected.shape or vector.tobytes() != expected.tobytes():
+            return "its vector differs"
+        return None
+    again = np.asarray(encoded, dtype=np.float32)
+    norms = float(np.linalg.norm(vector) * np.linalg.norm(again))
+    cosine = float(vector @ again) / norms if vector.shape == again.shape and norms > 0 else 0.0
+    if cosine < floor:
+        return f"its vector is not this record's text encoded again (cosine {cosine:.4f} < {floor:.4f})"
+    return None
+
+
+def _served_model(client: Client, info: CollectionInfo) -> ModelInfo:
+    """The served bundle that encodes `info`'s texts (the one it was filled by)."""
+    served = {model.name: model for model in client.models()}
+    model = served.get(info.model or "")
+    if model is None:
+        raise InvalidInputError(
+            f"collection {info.name!r} was filled by model {info.model!r}, which this server does not serve"
+            f" (it serves {', '.join(sorted(served)) or 'none'}); serve that bundle to ingest texts into it"
+        )
+    if model.fingerprint != info.model_fingerprint:
+        raise InvalidInputError(
+            f"collection {info.name!r} was filled by model {info.model!r} with fingerprint "
+            f"{(info.model_fingerprint or '')[:12]}…, but the served one has fingerprint {model.fingerprint[:12]}…;"
+            " serve the original bundle, or ingest into a new collection"
+        )
+    return model
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,17 +293,25 @@ def _ingest(args: argparse.Namespace) -> int:
     # A first pass parses every record and checks every id, so a bad line is refused before anything is sent.
     ids = [point["id"] for point in records(args.file, fmt, args)]
     _refuse_repeats(ids)
+
+    def load(positions: set[int]) -> dict[int, dict[str, Any]]:
+        return {i: point for i, point in enumerate(records(args.file, fmt, args)) if i in positions}
+
     with Client(args.url, api_key=args.api_key) as client:
         try:
-            client.get_collection(args.collection)
-            start = stored_prefix(client, args.collection, ids)
+            info = client.get_collection(args.collection)
         except LexsentClientError as exc:
             if exc.status != 404:
                 raise
             client.create_collection(args.collection, model=args.model, index=args.index, metric=args.metric)
             start = 0
-        if start:
-            print(f"resuming: the first {start} of {len(ids)} points are already stored")
+        else:
+            start, checked = (0, 0) if args.restart else resume_point(client, info, ids, load)
+            if start:
+                print(
+                    f"resuming: the first {start} of {len(ids)} points are already stored"
+                    f" ({checked} of them checked against the file)"
+                )
         batch: list[dict[str, Any]] = []
         with tqdm(total=len(ids), initial=start, unit="pt", desc=f"ingest {args.collection}") as bar:
             for position, point in enumerate(records(args.file, fmt, args)):
