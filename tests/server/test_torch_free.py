@@ -58,3 +58,20 @@ def test_the_cached_default_model_is_found_without_torch(default_bundle: Path) -
     assert done.returncode == 0, done.stderr[-3000:]
     expected = lexsent.load(default_bundle, threads=1).encode(["hi"])[0]
     np.testing.assert_allclose(json.loads(done.stdout)["embedding"], expected, atol=1e-5)
+
+
+def test_serve_without_torch_and_no_exported_default_is_one_line(tmp_path: Path) -> None:
+    """A serve-only install asked for the default model it cannot export: what to install, or what to pass
+    instead (not a ModuleNotFoundError traceback), exit 2, and no export lock left behind."""
+    command = [sys.executable, "-c", BLOCKED_SERVE, "serve", "--threads", "1", "--data-dir", str(tmp_path)]
+    done = subprocess.run([*command, "--http-port", "0", "--grpc-port", "0"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("lexsent serve: error: "), done.stderr
+    for fragment in (
+        f"the default model all-MiniLM-L6-v2 is not exported in {tmp_path / 'models'} yet",
+        "needs torch, which is not installed",
+        "pip install -e '.[export]' from a checkout",
+        "or serve a bundle exported elsewhere with --model / LEXSENT_MODEL or --models-dir / LEXSENT_MODELS_DIR",
+    ):
+        assert fragment in done.stderr
+    assert list((tmp_path / "models").iterdir()) == []
