@@ -27,7 +27,7 @@ class ModelRegistry:
 
     def __init__(self, encoders: list[Encoder], default: str | None = None) -> None:
         if not encoders:
-            raise BundleError("no model to serve: pass --model DIR or --models-dir DIR")
+            raise BundleError(f"no model to serve: pass {option('model')} DIR or {option('models_dir')} DIR")
         self._encoders: dict[str, Encoder] = {}
         for encoder in encoders:
             if encoder.name in self._encoders:
@@ -38,7 +38,9 @@ class ModelRegistry:
             self._encoders[encoder.name] = encoder
         self.default = default or encoders[0].name
         if self.default not in self._encoders:
-            raise BundleError(f"--default-model {self.default!r} is not served; served: {self.names}")
+            raise BundleError(
+                f"{option('default_model')}: {self.default!r} is not served; served: {', '.join(self.names)}"
+            )
 
     @classmethod
     def load(

@@ -107,9 +107,12 @@ class ServerSettings(CoreSettings):
     @model_validator(mode="after")
     def _consistent(self) -> ServerSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+            raise ValueError(f"{option('tls_cert')} and {option('tls_key')} go together: give both or neither")
         if self.max_queue < self.max_client_batch:
-            raise ValueError("--max-queue must be at least --max-client-batch, or big requests never fit")
+            raise ValueError(
+                f"{option('max_queue')} ({self.max_queue}) must be at least {option('max_client_batch')} "
+                f"({self.max_client_batch}), or a request of that many inputs could never be queued"
+            )
         return self
 
     @property

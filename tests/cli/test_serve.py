@@ -156,3 +156,11 @@ def test_a_data_dir_another_server_holds_stops_the_start(tiny_bundle: Path, tmp_
     store = CollectionStore(data_dir / "collections")  # released at the first server's exit
     assert store.get("kept").config.dim == 3
     store.close()
+
+
+def test_a_default_model_that_is_not_served_names_its_variable(
+    tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEXSENT_DEFAULT_MODEL", "nope")  # the container sets it; a flag is named the same way
+    result = serve("--model", str(tiny_bundle), "--http-port", "0", "--grpc-port", "0", data_dir=tmp_path)
+    assert_one_line_error(result, "--default-model / LEXSENT_DEFAULT_MODEL: 'nope' is not served; served: tiny-bert")

@@ -38,7 +38,7 @@ def test_flags_env_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
-        ({"tls_cert": Path("c.pem")}, "--tls-cert and --tls-key"),
+        ({"tls_cert": Path("c.pem")}, "--tls-cert / LEXSENT_TLS_CERT and --tls-key / LEXSENT_TLS_KEY"),
         ({"max_queue": 10, "max_client_batch": 20}, "--max-queue"),
     ],
 )
@@ -52,8 +52,19 @@ def test_errors_name_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) 
     expected = r"^--http-port / LEXSENT_HTTP_PORT: Input should be less than or equal to 65535$"
     with pytest.raises(InvalidInputError, match=expected):
         settings_from(build_parser().parse_args(["serve", "--http-port", "70000"]))
-    with pytest.raises(InvalidInputError, match=r"^--max-queue must be at least --max-client-batch"):
+    cross = (
+        r"^--max-queue / LEXSENT_MAX_QUEUE \(1\) must be at least --max-client-batch / LEXSENT_MAX_CLIENT_BATCH "
+        r"\(2\), or a request of that many inputs could never be queued$"
+    )
+    with pytest.raises(InvalidInputError, match=cross):
         settings_from(build_parser().parse_args(["serve", "--max-queue", "1", "--max-client-batch", "2"]))
+    monkeypatch.setenv("LEXSENT_MAX_QUEUE", "10")  # the default --max-client-batch is 2048
+    with pytest.raises(InvalidInputError, match=r"^--max-queue / LEXSENT_MAX_QUEUE \(10\) must be at least"):
+        settings_from(build_parser().parse_args(["serve"]))
+    monkeypatch.delenv("LEXSENT_MAX_QUEUE")
+    tls = r"^--tls-cert / LEXSENT_TLS_CERT and --tls-key / LEXSENT_TLS_KEY go together: give both or neither$"
+    with pytest.raises(InvalidInputError, match=tls):
+        settings_from(build_parser().parse_args(["serve", "--tls-key", "k.pem"]))
     monkeypatch.setenv("LEXSENT_HTTP_PORT", "70000")
     with pytest.raises(InvalidInputError, match=expected):
         settings_from(build_parser().parse_args(["serve"]))
