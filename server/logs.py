@@ -126,7 +126,20 @@ class BackgroundHandler(logging.Handler):
                 return
 
 
+# Libraries whose INFO lines are chatter in a server log: onnxruntime's quantizer (run by the default
+# model's first-run export) writes one per tensor, partly through loggers of its own.
+QUIET_LIBRARIES = ("onnxruntime",)
+
+
+def _warnings_and_up(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
 def configure(fmt: LogFormat, level: int = logging.INFO) -> None:
+    """Every logger's lines go to one handler on the root logger, from `level` up, except INFO and below
+    from `QUIET_LIBRARIES` and from code that logs on the root logger itself (`logging.info(...)`: the
+    quantizer again, ~40 lines per model). lexsent's loggers, and uvicorn's, are named, so unaffected: a
+    filter on the root logger sees only the records logged on it, not those propagated from below."""
     handler = BackgroundHandler(sys.stderr)
     if fmt is LogFormat.JSON:
         handler.setFormatter(JsonFormatter())
@@ -135,3 +148,7 @@ def configure(fmt: LogFormat, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    if _warnings_and_up not in root.filters:
+        root.addFilter(_warnings_and_up)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from server.logs import BackgroundHandler, JsonFormatter, TextFormatter, new_request_id, request_id
 
@@ -97,3 +100,41 @@ def test_text_fields_that_could_pass_for_other_fields_are_quoted() -> None:
     handler.close()
     line = stream.getvalue().strip()
     assert line.endswith('model="a status=ok \\"b\\"" note="line\\nbreak" empty=""') and "\n" not in line
+
+
+REPO = Path(__file__).resolve().parents[2]
+QUANTIZE_UNDER = """
+import logging, sys
+from pathlib import Path
+if sys.argv[1] == "serve":
+    from server import logs
+    from server.settings import LogFormat
+    logs.configure(LogFormat.JSON)
+else:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+from exporter.graph import quantize_int8
+quantize_int8(Path(sys.argv[2]), Path(sys.argv[3]))
+logging.getLogger("lexsent.server").info("own line")
+logging.getLogger("exporter.export").info("exporter line")
+logging.getLogger().error("a root error")
+logging.shutdown()
+"""
+
+
+def test_the_quantizers_info_lines_stay_out_of_the_server_log(tiny_bundle: Path, tmp_path: Path) -> None:
+    """The default model's first-run export quantises inside `lexsent serve`; its chatter (logged on the
+    root logger, one line per tensor) must not flood the JSON log, while lexsent's own lines stay."""
+
+    def quantize(setup: str) -> str:
+        command = [sys.executable, "-c", QUANTIZE_UNDER, setup, str(tiny_bundle / "model.onnx"), str(tmp_path / setup)]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stderr
+
+    plain = quantize("plain")  # what the quantizer writes to a log that takes everything
+    assert sum(line.startswith("INFO root ") for line in plain.splitlines()) >= 5
+    lines = [json.loads(line) for line in quantize("serve").splitlines()]
+    noisy = [e for e in lines if e["level"] == "info" and not e["logger"].startswith(("lexsent", "exporter"))]
+    assert noisy == []
+    assert [e["msg"] for e in lines if e["level"] == "info"] == ["own line", "exporter line"]
+    assert {"level": "error", "logger": "root", "msg": "a root error"}.items() <= lines[-1].items()  # still shown
