@@ -34,12 +34,30 @@ def _scalar(annotation: Any) -> Any:
     return str if annotation is SecretStr else annotation
 
 
+def _shown_default(name: str, field: FieldInfo) -> str:
+    """What help says the default is: the rule for one that is not one fixed value, with the value it
+    gives on this machine where the machine decides it (`$XDG_DATA_HOME/lexsent (here: /home/u/...)`)."""
+    from server.settings import DEFAULT_RULES
+
+    default = field.get_default(call_default_factory=True)
+    rule = DEFAULT_RULES.get(name)
+    if rule is not None:
+        decided_here = field.default_factory is not None and not isinstance(default, list)
+        return f"{rule} (here: {default})" if decided_here else rule
+    if default is None or default == []:
+        return "none"
+    return str(default.get_secret_value() if isinstance(default, SecretStr) else default)
+
+
 def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> None:
+    from server.settings import DESCRIPTIONS
+
     kind = _scalar(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
-    shown = default.get_secret_value() if isinstance(default, SecretStr) else default
-    help_text = f"{field.description or name.replace('_', ' ')} (env LEXSENT_{name.upper()}; default: {shown})"
+    description = field.description or DESCRIPTIONS[name]  # a KeyError: a new field needs a description
+    help_text = f"{description} (env LEXSENT_{name.upper()}; default: {_shown_default(name, field)})"
+    help_text = help_text.replace("%", "%%")  # argparse formats help with %
     options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
     if isinstance(kind, type) and issubclass(kind, Enum):
         options["choices"] = [member.value for member in kind]

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from lexsent.encoder import CPU_RUN_TOKENS, CUDA_RUN_TOKENS
 from lexsent.settings import CoreSettings
 from lexsent.tokenizer import LongInputPolicy
 
@@ -48,9 +49,7 @@ class ServerSettings(CoreSettings):
     api_key: SecretStr | None = Field(None, description="read-write API key (Authorization: Bearer KEY)")
     read_only_api_key: SecretStr | None = Field(None, description="API key that may only read (no writes)")
     max_batch_tokens: int = Field(8192, gt=0, description="tokens of waiting requests one model batch may gather")
-    max_run_tokens: int | None = Field(
-        None, gt=0, description="padded tokens per onnxruntime call (default: 256 on CPU, 8192 on CUDA)"
-    )
+    max_run_tokens: int | None = Field(None, gt=0, description="padded tokens per onnxruntime call")
     batch_workers: int = Field(
         2, gt=0, le=16, description="batches per model run by onnxruntime at once (threads share --threads)"
     )
@@ -118,6 +117,24 @@ class ServerSettings(CoreSettings):
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+
+# For `lexsent serve --help` (cli/serve.py writes each flag's help from its field): the fields
+# `CoreSettings` defines without a description, described as serve uses them ...
+DESCRIPTIONS: dict[str, str] = {
+    "data_dir": "holds the default model's cache (models/) and the collections (collections/)",
+    "threads": f"onnxruntime intra-op threads per model (at most {MAX_THREADS})",
+}
+# ... and the rule behind each default that is not one fixed value; where the machine decides it (a
+# default factory), help shows the value it gives here too.
+DEFAULT_RULES: dict[str, str] = {
+    "data_dir": "$XDG_DATA_HOME/lexsent, else ~/.local/share/lexsent",
+    "threads": "all cores",
+    "max_run_tokens": f"{CPU_RUN_TOKENS} on CPU, {CUDA_RUN_TOKENS} with CUDA",
+    "model": "the packaged all-MiniLM-L6-v2 (exported into --data-dir on first run), unless --models-dir is given",
+    "default_model": "the first model served",
+    "api_key": "none (no key needed)",
+}
 
 
 def option(field: str) -> str:

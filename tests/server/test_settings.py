@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
 from cli.main import build_parser
 from cli.serve import settings_from
+from exporter.default_model import DEFAULT_NAME
+from lexsent.encoder import CPU_RUN_TOKENS, CUDA_RUN_TOKENS
 from lexsent.errors import InvalidInputError
 from server.settings import ServerSettings, option
 
@@ -118,3 +122,41 @@ def test_option_names_the_flag_and_variable_of_a_real_setting_only() -> None:
     assert option("max_collections") == "--max-collections / LEXSENT_MAX_COLLECTIONS"
     with pytest.raises(KeyError, match="no setting 'http_prot'"):
         option("http_prot")
+
+
+def serve_help(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """`lexsent serve --help`, one entry per flag (its help text, whitespace collapsed)."""
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping (it would break paths at hyphens)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    options = capsys.readouterr().out.split("options:", 1)[1]
+    entries: dict[str, str] = {}
+    for chunk in re.split(r"\n  (?=--)", options)[1:]:
+        flag, _, text = chunk.partition(" ")
+        entries[flag] = " ".join(text.split())
+    return entries
+
+
+def test_help_shows_the_rule_behind_machine_defaults_and_the_value_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    entries = serve_help(monkeypatch, capsys)
+    assert entries["--data-dir"].endswith(
+        f"default: $XDG_DATA_HOME/lexsent, else ~/.local/share/lexsent (here: {tmp_path / 'lexsent'}))"
+    )
+    assert entries["--threads"].endswith(f"default: all cores (here: {os.cpu_count()}))")
+    assert entries["--max-run-tokens"].endswith(f"default: {CPU_RUN_TOKENS} on CPU, {CUDA_RUN_TOKENS} with CUDA)")
+    assert f"(default: {DEFAULT_NAME}" not in entries["--model"] and DEFAULT_NAME in entries["--model"]
+    assert entries["--http-port"].endswith("(env LEXSENT_HTTP_PORT; default: 8080)")  # fixed ones as they are
+
+
+def test_every_flag_has_a_description_and_no_help_says_none_or_brackets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = serve_help(monkeypatch, capsys)
+    assert set(entries) == {"--" + name.replace("_", "-") for name in ServerSettings.model_fields}
+    for flag, text in entries.items():
+        described = text.split(" (env LEXSENT_", 1)[0].split(" ", 1)[-1]  # past the metavar
+        assert described and described != flag[2:].replace("-", " "), flag  # not "data dir", "threads"
+        assert "None" not in text and "[]" not in text, flag
