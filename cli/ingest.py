@@ -13,20 +13,28 @@ re-sending a batch that was in flight is harmless.
 Ids alone do not show that a stored point came from *this* file: positional ids (1, 2, 3 …) and line
 numbers are the same in every file, so a second file loaded into the same collection would look like
 a finished first part of itself. So a resume is accepted only when every point the search fetched,
-and always the first record's and the last stored one's, is that record as the collection keeps it:
-the same id (and id type), the same metadata, and the same vector — bit for bit for a `vector`
-record, and for a `text` record the text encoded again by the collection's model, within the noise
-of batching (cosine at least 1 - max(1e-4, 2 × (1 - the bundle's parity min_cosine)): about 0.9999
-for fp32 bundles and 0.966 for int8 ones, whose outputs move with what they are batched with; texts
-are not stored, so vector and metadata are all a collection can be compared by). A mismatch is refused
-before anything is sent, naming the id; `--restart` upserts every record from the first instead,
-replacing stored points with the same ids. The check samples the prefix, it does not read it all
-(that would cost as much as ingesting it again): a file edited between runs, rather than appended to,
-needs `--restart`.
+and 16 spread evenly over the prefix (its first and last among them), is its record as a collection
+keeps it: the same id (and id type), the same metadata, and the same vector — bit for bit for a
+`vector` record; for a `text` record, the text encoded again by the collection's model, within the
+noise of batching (cosine at least 1 - max(1e-4, 2 × (1 - the bundle's parity min_cosine)): about
+0.9999 for fp32 bundles and 0.966 for int8 ones, whose outputs move with what they are batched with).
+Texts are not stored, so vector and metadata are all a stored point can be compared by. A mismatch is
+refused before anything is sent, naming the id; `--restart` upserts every record from the first
+instead, replacing stored points with the same ids. The check samples the prefix rather than reading
+it all back (that would cost about as much as ingesting it again), so a file edited between runs,
+rather than appended to, needs `--restart`.
 
 Record fields: `id` (else the record's 1-based position), `text` or `vector`, and every other field
 goes into the point's metadata (CSV values stay strings). Plain text: one point per non-empty line,
 id = line number.
+
+A missing collection is created to fit the file: a file of vectors only (and no `--model`) gets a
+plain-vector collection of their dimension; a file with texts gets one bound to `--model` (or the
+default), and any vectors beside the texts must have that model's dimension (the server takes both
+kinds in one collection). What an existing collection would refuse — texts for a plain-vector one, a
+vector of another dimension — is refused before anything is sent, and a collection this run created is
+deleted again, if still empty, when the server refuses the first upsert (e.g. an all-zero vector for
+cosine), so a refused run leaves no empty collection behind.
 """
 
 from __future__ import annotations
@@ -34,8 +42,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +63,7 @@ class InputFormat(StrEnum):
     TEXT = "text"
 
 
+SAMPLES = 16  # stored points a resume checks besides the binary search's, spread evenly over the prefix
 _SUFFIXES = {".jsonl": InputFormat.JSONL, ".ndjson": InputFormat.JSONL, ".csv": InputFormat.CSV}
 
 
@@ -67,7 +78,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--vector-field", default="vector")
     parser.add_argument("--url", default=os.environ.get("LEXSENT_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--api-key", default=os.environ.get("LEXSENT_API_KEY"), help="or LEXSENT_API_KEY")
-    parser.add_argument("--model", help="when creating: served model bound to the collection")
+    parser.add_argument(
+        "--model",
+        help="when creating: served model bound to the collection (default: the default model; a file of vectors"
+        " only, without --model, gets a plain-vector collection of their dimension)",
+    )
     parser.add_argument("--index", choices=["flat", "ivf", "hnsw"], default="flat", help="when creating")
     parser.add_argument("--metric", choices=["cosine", "ip", "l2"], default="cosine", help="when creating")
     parser.add_argument(
@@ -90,11 +105,19 @@ def records(path: Path, fmt: InputFormat, args: argparse.Namespace) -> Iterator[
                     yield {"id": number, "text": line.rstrip("\r\n")}
             return
         rows = _csv_rows(path, lines) if fmt is InputFormat.CSV else _jsonl_rows(path, lines)
+        first: tuple[int, int] | None = None  # (position, dimension) of the first vector: a collection has one
         for position, (number, row) in enumerate(rows, start=1):
             if not isinstance(row, dict):
                 raise InvalidInputError(f"{path}:{number}: record {position} is not a JSON object")
             try:
                 point = _point(row, position, args)
+                if "vector" in point:
+                    first = first or (position, len(point["vector"]))
+                    if len(point["vector"]) != first[1]:
+                        raise InvalidInputError(
+                            f"record {position}: field {args.vector_field!r} has dimension {len(point['vector'])},"
+                            f" but record {first[0]}'s has dimension {first[1]}"
+                        )
             except InvalidInputError as exc:
                 raise InvalidInputError(f"{path}:{number}: {exc.message}") from None
             yield point
@@ -146,14 +169,34 @@ def _point(row: dict[str, Any], position: int, args: argparse.Namespace) -> dict
                 raise InvalidInputError(
                     f"record {position}: field {args.vector_field!r} is not valid JSON ({problem})"
                 ) from None
-        point["vector"] = vector
+        point["vector"] = _vector(vector, position, args.vector_field)
     elif args.text_field in fields:
-        point["text"] = fields.pop(args.text_field)
+        text = fields.pop(args.text_field)
+        if not isinstance(text, str):
+            raise InvalidInputError(f"record {position}: field {args.text_field!r} is not a string: {text!r}")
+        point["text"] = text
     else:
         raise InvalidInputError(f"record {position} has neither {args.text_field!r} nor {args.vector_field!r}")
     if fields:
         point["metadata"] = fields
     return point
+
+
+def _vector(value: Any, position: int, field: str) -> list[float]:
+    """A non-empty list of finite numbers, as every collection takes (JSON itself allows NaN and Infinity)."""
+    numbers = isinstance(value, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+    if not numbers or not value:
+        raise InvalidInputError(f"record {position}: field {field!r} is not a non-empty list of numbers")
+    if not all(_finite(x) for x in value):
+        raise InvalidInputError(f"record {position}: field {field!r} holds NaN or infinity")
+    return list(value)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def stored_prefix(client: Client, collection: str, ids: list[Any]) -> tuple[int, dict[int, Point]]:
@@ -186,12 +229,14 @@ def resume_point(
     client: Client, info: CollectionInfo, ids: list[Any], load: Callable[[set[int]], dict[int, dict[str, Any]]]
 ) -> tuple[int, int]:
     """(records to skip, how many stored points were checked against the file): the stored prefix, once
-    its first and last points and every one the search fetched are this file's records (module docstring).
+    every point the search fetched and SAMPLES spread over it, the first and last included, are this file's
+    records (module docstring).
     `load(positions)` reads those records from the file. A stored point that is not its record is refused."""
     start, fetched = stored_prefix(client, info.name, ids)
     if start == 0:
         return 0, 0
-    for position in {0, start - 1} - fetched.keys():
+    spread = {(start - 1) * k // (SAMPLES - 1) for k in range(SAMPLES)}  # the first and last stored among them
+    for position in spread - fetched.keys():
         fetched[position] = client.fetch(info.name, ids[position])
     wanted = load(set(fetched))
     texts = sorted(p for p in fetched if "text" in wanted[p])
@@ -283,6 +328,76 @@ def _refuse_repeats(ids: list[Any]) -> None:
         raise InvalidInputError(f"record {second + 1} repeats the id {ids[second]!r} of record {first + 1}")
 
 
+@dataclass(frozen=True)
+class Survey:
+    """What the checking pass learns about a file: its ids, and where its first text and vector records are."""
+
+    ids: list[Any]
+    first_text: int | None = None  # 0-based positions
+    first_vector: int | None = None
+    dim: int | None = None  # every vector's (records() refuses others)
+
+
+def survey(path: Path, fmt: InputFormat, args: argparse.Namespace) -> Survey:
+    ids: list[Any] = []
+    first_text = first_vector = dim = None
+    for position, point in enumerate(records(path, fmt, args)):
+        ids.append(point["id"])
+        if "text" in point and first_text is None:
+            first_text = position
+        if "vector" in point and first_vector is None:
+            first_vector, dim = position, len(point["vector"])
+    return Survey(ids, first_text, first_vector, dim)
+
+
+def _create(client: Client, args: argparse.Namespace, found: Survey) -> None:
+    """A collection for the file: plain vectors of the file's dimension when it holds only vectors and no
+    --model is named, else bound to --model (or the default), whose dimension its vectors must have."""
+    if found.first_vector is not None and found.first_text is None and args.model is None:
+        client.create_collection(args.collection, dim=found.dim, index=args.index, metric=args.metric)
+        return
+    if found.first_vector is not None:
+        models = client.models()
+        model = next((m for m in models if (m.name == args.model if args.model else m.is_default)), None)
+        if model is not None and model.dim != found.dim:
+            which = f"model {model.name!r}" if args.model else f"the default model {model.name!r}"
+            why = "" if args.model else " (its texts need a model)"
+            raise InvalidInputError(
+                f"record {found.first_vector + 1}'s vector has dimension {found.dim}, but {which}, which a new"
+                f" collection {args.collection!r} would be bound to{why}, has dimension {model.dim};"
+                " nothing was created"
+            )
+    client.create_collection(args.collection, model=args.model, index=args.index, metric=args.metric)
+
+
+def _check_fits(info: CollectionInfo, found: Survey) -> None:
+    """Before anything is sent to an existing collection: what it would refuse."""
+    if info.model is None and found.first_text is not None:
+        raise InvalidInputError(
+            f"collection {info.name!r} holds plain vectors (no model), but record {found.first_text + 1} has"
+            " text; give every record a vector, or ingest into a collection bound to a model"
+        )
+    if found.first_vector is not None and found.dim != info.dim:
+        raise InvalidInputError(
+            f"record {found.first_vector + 1}'s vector has dimension {found.dim}, but collection {info.name!r}"
+            f" stores dimension {info.dim}"
+        )
+
+
+def _drop_if_empty(client: Client, name: str) -> bool:
+    """Delete `name`, which this run created, if nothing is stored in it; whether it did."""
+    import httpx
+    from lexsent_client import LexsentClientError
+
+    try:
+        if client.get_collection(name).count == 0:
+            client.delete_collection(name)
+            return True
+    except (LexsentClientError, httpx.TransportError):
+        pass
+    return False
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from lexsent_client import Client, LexsentClientError
     from tqdm import tqdm
@@ -291,27 +406,48 @@ def _ingest(args: argparse.Namespace) -> int:
         raise InvalidInputError("--batch-size must be at least 1")
     fmt = InputFormat(args.format) if args.format else _SUFFIXES.get(args.file.suffix.lower(), InputFormat.TEXT)
     # A first pass parses every record and checks every id, so a bad line is refused before anything is sent.
-    ids = [point["id"] for point in records(args.file, fmt, args)]
+    found = survey(args.file, fmt, args)
+    ids = found.ids
     _refuse_repeats(ids)
 
     def load(positions: set[int]) -> dict[int, dict[str, Any]]:
         return {i: point for i, point in enumerate(records(args.file, fmt, args)) if i in positions}
 
     with Client(args.url, api_key=args.api_key) as client:
+        created = False
         try:
             info = client.get_collection(args.collection)
         except LexsentClientError as exc:
             if exc.status != 404:
                 raise
-            client.create_collection(args.collection, model=args.model, index=args.index, metric=args.metric)
+            _create(client, args, found)
+            created = True
             start = 0
         else:
+            _check_fits(info, found)
             start, checked = (0, 0) if args.restart else resume_point(client, info, ids, load)
             if start:
                 print(
                     f"resuming: the first {start} of {len(ids)} points are already stored"
                     f" ({checked} of them checked against the file)"
                 )
+        sent = 0
+
+        def send(batch: list[dict[str, Any]]) -> int:
+            nonlocal sent
+            try:
+                count = client.upsert(args.collection, batch)
+            except LexsentClientError as exc:
+                # refused before anything was stored: leave no empty collection behind, only the one made here
+                if created and not sent and _drop_if_empty(client, args.collection):
+                    raise InvalidInputError(
+                        f"the server refused the request: {exc}; the collection {args.collection!r} this run"
+                        " had created was deleted again"
+                    ) from None
+                raise
+            sent += count
+            return count
+
         batch: list[dict[str, Any]] = []
         with tqdm(total=len(ids), initial=start, unit="pt", desc=f"ingest {args.collection}") as bar:
             for position, point in enumerate(records(args.file, fmt, args)):
@@ -319,9 +455,9 @@ def _ingest(args: argparse.Namespace) -> int:
                     continue
                 batch.append(point)
                 if len(batch) >= args.batch_size:
-                    bar.update(client.upsert(args.collection, batch))
+                    bar.update(send(batch))
                     batch = []
             if batch:
-                bar.update(client.upsert(args.collection, batch))
+                bar.update(send(batch))
         print(f"{args.collection}: {client.get_collection(args.collection).count} points")
     return 0

@@ -247,3 +247,116 @@ def test_a_stored_id_of_the_other_type_is_not_the_record(
         assert "already holds id '1' with different content (from another file?): the stored id is the integer 1" in (
             capsys.readouterr().err
         )
+
+
+def collection_names(server: Running) -> list[str]:
+    with Client(server.http_url) as client:
+        return [c.name for c in client.list_collections()]
+
+
+def test_a_vectors_only_file_makes_a_plain_vector_collection(
+    server: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It once made a collection bound to the default model, then failed every upsert on the dimension."""
+    rows = [
+        {"id": "v1", "vector": "[1, 2, 3]"},  # quoted, as in a CSV cell
+        {"id": "v2", "vector": [0, 1, 0], "tag": "y"},
+        {"id": "v3", "vector": [-1.5, 0.25, 4]},
+    ]
+    path = write_jsonl(tmp_path / "vec.jsonl", rows)
+    assert ingest(server, str(path), "--collection", "ingv", "--index", "hnsw", "--metric", "l2") == 0
+    assert "ingv: 3 points" in capsys.readouterr().out
+    with Client(server.http_url) as client:
+        info = client.get_collection("ingv")
+        assert (info.dim, info.model, info.index, info.metric, info.count) == (3, None, "hnsw", "l2", 3)
+        assert client.fetch("ingv", "v3").vector == [-1.5, 0.25, 4.0]
+        assert client.fetch("ingv", "v2").metadata == {"tag": "y"}
+        hits = client.search("ingv", vector=[0.9, 1.9, 3.1], k=3)
+        assert [h.id for h in hits] == ["v1", "v3", "v2"]  # squared distances 0.03, 9.3, 11.2
+        assert ingest(server, str(path), "--collection", "ingv") == 0  # and it resumes, comparing vectors
+        assert "the first 3 of 3 points are already stored" in capsys.readouterr().out
+        # vectors of another dimension, or texts, are refused before anything is sent
+        other = write_jsonl(tmp_path / "other.jsonl", [{"id": "w", "vector": [1, 2]}])
+        assert ingest(server, str(other), "--collection", "ingv") == 2
+        assert capsys.readouterr().err == (
+            "lexsent ingest: error: record 1's vector has dimension 2, but collection 'ingv' stores dimension 3\n"
+        )
+        texts = write_jsonl(tmp_path / "texts.jsonl", [{"id": "w", "vector": [1, 2, 3]}, {"id": "t", "text": "hi"}])
+        assert ingest(server, str(texts), "--collection", "ingv") == 2
+        assert "collection 'ingv' holds plain vectors (no model), but record 2 has text" in capsys.readouterr().err
+        assert client.get_collection("ingv").count == 3
+
+
+def test_text_and_vectors_in_one_file(server: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The server takes both in a collection bound to a model, if the vectors have the model's dimension."""
+    with Client(server.http_url) as client:
+        (model,) = client.models()
+        wrong = write_jsonl(tmp_path / "wrong.jsonl", [{"id": 1, "text": "one"}, {"id": 2, "vector": [1.0, 2.0]}])
+        assert ingest(server, str(wrong), "--collection", "both") == 2
+        err = capsys.readouterr().err
+        assert f"record 2's vector has dimension 2, but the default model {model.name!r}" in err, err
+        assert f"has dimension {model.dim}; nothing was created" in err, err
+        assert "both" not in collection_names(server)
+        vector = np.random.default_rng(2).standard_normal(model.dim).astype(np.float32)
+        right = write_jsonl(tmp_path / "right.jsonl", [{"id": 1, "text": "one"}, {"id": 2, "vector": vector.tolist()}])
+        assert ingest(server, str(right), "--collection", "both") == 0
+        info = client.get_collection("both")
+        assert (info.model, info.count) == (model.name, 2)
+        assert np.asarray(client.fetch("both", 2).vector, np.float32).tobytes() == vector.tobytes()
+        assert cosine(client.fetch("both", 1).vector, client.embed("one").vectors[0]) > 0.9999
+        assert ingest(server, str(right), "--collection", "both") == 0  # both kinds checked on a resume
+        assert "the first 2 of 2 points are already stored" in capsys.readouterr().out
+
+
+def test_a_refused_first_upsert_leaves_no_collection_behind(
+    server: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an all-zero vector has no direction: a cosine collection refuses it (ingest does not know the metric)
+    path = write_jsonl(tmp_path / "zero.jsonl", [{"id": i, "vector": [float(i), 0.0]} for i in range(3)])
+    assert ingest(server, str(path), "--collection", "stray", "--batch-size", "2") == 2
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress bar
+    assert err.startswith("lexsent ingest: error: the server refused the request: 422 invalid_input: "), err
+    assert err.endswith(
+        "is all zeros; cosine similarity is undefined for it; the collection 'stray' this run had "
+        "created was deleted again"
+    ), err
+    assert "stray" not in collection_names(server)
+    # a later batch refused: the batches before it stay, and a re-run of the mended file resumes after them
+    path = write_jsonl(tmp_path / "late.jsonl", [{"id": i, "vector": [1.0, float(i % 3)]} for i in range(4)])
+    path.write_text(path.read_text() + json.dumps({"id": 4, "vector": [0.0, 0.0]}) + "\n")
+    assert ingest(server, str(path), "--collection", "late", "--batch-size", "2") == 2
+    assert "deleted" not in capsys.readouterr().err
+    with Client(server.http_url) as client:
+        assert client.get_collection("late").count == 4
+        path = write_jsonl(tmp_path / "late.jsonl", [{"id": i, "vector": [1.0, float(i % 3)]} for i in range(5)])
+        assert ingest(server, str(path), "--collection", "late", "--batch-size", "2") == 0
+        assert "the first 4 of 5 points are already stored" in capsys.readouterr().out
+        assert client.get_collection("late").count == 5
+        # a collection that was there before is never deleted, even when it is empty
+        client.create_collection("kept", dim=2)
+        zero = write_jsonl(tmp_path / "z.jsonl", [{"id": 1, "vector": [0.0, 0.0]}])
+        assert ingest(server, str(zero), "--collection", "kept") == 2
+        assert "deleted" not in capsys.readouterr().err
+        assert "kept" in collection_names(server)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"id": 9, "vector": [1, true]}', "record 3: field 'vector' is not a non-empty list of numbers"),
+        ('{"id": 9, "vector": []}', "record 3: field 'vector' is not a non-empty list of numbers"),
+        ('{"id": 9, "vector": "{\\"a\\": 1}"}', "record 3: field 'vector' is not a non-empty list of numbers"),
+        ('{"id": 9, "vector": [1, NaN]}', "record 3: field 'vector' holds NaN or infinity"),
+        ('{"id": 9, "vector": [1, 1e400]}', "record 3: field 'vector' holds NaN or infinity"),
+        ('{"id": 9, "vector": [1, 2, 3]}', "record 3: field 'vector' has dimension 3, but record 1's has dimension 2"),
+        ('{"id": 9, "text": 5}', "record 3: field 'text' is not a string: 5"),
+    ],
+)
+def test_bad_vectors_and_texts_are_refused_by_line(
+    server: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, problem: str
+) -> None:
+    path = tmp_path / "v.jsonl"
+    path.write_text('{"id": 1, "vector": [1, 2]}\n\n{"id": 2, "vector": [3, 4]}\n' + line + "\n")
+    assert ingest(server, str(path), "--collection", "badvec") == 2
+    assert capsys.readouterr().err == f"lexsent ingest: error: {path}:4: {problem}\n"
+    assert "badvec" not in collection_names(server)
