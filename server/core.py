@@ -21,7 +21,7 @@ from lexsent.errors import DeadlineExceededError, LexsentError, UnavailableError
 from server.auth import Access, Authenticator, Operation
 from server.lifecycle import Lifecycle
 from server.logs import request_id
-from server.metrics import Metrics
+from server.metrics import NO_MODEL, Metrics
 from server.settings import ServerSettings
 
 T = TypeVar("T")
@@ -81,12 +81,13 @@ class Core:
     def refused(self, operation: str, transport: str, exc: LexsentError, started: float) -> None:
         """Count and log a request refused before `call` (also by the HTTP layer: size, drain, route)."""
         elapsed = time.perf_counter() - started
-        asyncio.get_running_loop().call_soon(self._record, operation, transport, "", exc.type_name, elapsed)
+        asyncio.get_running_loop().call_soon(self._record, operation, transport, NO_MODEL, exc.type_name, elapsed)
 
     async def call(
-        self, operation: Operation, token: str | None, work: Callable[[], Awaitable[T]], *, model: str = ""
+        self, operation: Operation, token: str | None, work: Callable[[], Awaitable[T]], *, model: str = NO_MODEL
     ) -> T:
-        """Run `work` as `operation` for the holder of `token`; every outcome is counted and logged once.
+        """Run `work` as `operation` for the holder of `token`; every outcome is counted and logged once,
+        labelled with `model` (the served model it uses; NO_MODEL for an operation that uses none).
 
         Admission (`lifecycle.admit`) is done earlier, by the transports as a request arrives, so a
         request whose body is still uploading when SIGTERM lands counts as in flight and completes.

@@ -126,6 +126,8 @@ class EmbeddingsService:
         return await self.core.call(EMBED, token, lambda: self._embed(request), model=self.label(request.model))
 
     async def list_models(self, token: str | None) -> list[Manifest]:
+        """Every served manifest; counted with no model (`NO_MODEL`), as it is about none in particular."""
+
         async def work() -> list[Manifest]:
             return [m.manifest for m in self.models]
 

@@ -194,3 +194,27 @@ def test_a_body_not_sent_as_json_is_415(tiny_server: Running, content_type: str 
     assert "Content-Type: application/json" in response.json()["error"]["message"]
     typed = {"content-type": "application/json; charset=utf-8"}
     assert httpx.post(f"{tiny_server.http_url}/v1/embeddings", content=b'{"input": "a"}', headers=typed).is_success
+
+
+def test_the_model_label_is_empty_only_where_no_model_is_used(tiny_server: Running) -> None:
+    """docs/server.md, Metrics: the served model, `unknown` for a name not served, "" for an operation
+    that uses none (listing the models) and for a request refused before its operation ran."""
+    base = tiny_server.http_url
+    assert httpx.get(f"{base}/v1/models").status_code == 200
+    assert httpx.get(f"{base}/v1/models/tiny-bert").status_code == 200
+    assert httpx.get(f"{base}/v1/models/nope").status_code == 404
+    assert httpx.post(f"{base}/v1/embeddings", json={"input": "a", "model": "nope"}).status_code == 404
+    assert httpx.post(f"{base}/v1/embeddings", json={"inputs": "a"}).status_code == 422  # refused by the schema
+    counted = {
+        line.split("{", 1)[1].split("}", 1)[0]
+        for line in httpx.get(f"{base}/metrics").text.splitlines()
+        if line.startswith("lexsent_requests_total{")
+    }
+    for labels in (
+        'model="",operation="embeddings.list_models",status="ok"',
+        'model="tiny-bert",operation="embeddings.list_models",status="ok"',
+        'model="unknown",operation="embeddings.list_models",status="not_found"',
+        'model="unknown",operation="embeddings.embed",status="not_found"',
+        'model="",operation="embeddings.embed",status="invalid_input"',
+    ):
+        assert f'{labels},transport="http"' in counted, (labels, counted)
