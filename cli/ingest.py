@@ -230,8 +230,7 @@ def resume_point(
 ) -> tuple[int, int]:
     """(records to skip, how many stored points were checked against the file): the stored prefix, once
     every point the search fetched and SAMPLES spread over it, the first and last included, are this file's
-    records (module docstring).
-    `load(positions)` reads those records from the file. A stored point that is not its record is refused."""
+    records (module docstring); `load(positions)` reads those from the file. A point that is not is refused."""
     start, fetched = stored_prefix(client, info.name, ids)
     if start == 0:
         return 0, 0
