@@ -50,12 +50,12 @@ def _shown_default(name: str, field: FieldInfo) -> str:
 
 
 def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> None:
-    from server.settings import DESCRIPTIONS
-
     kind = _scalar(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
-    description = field.description or DESCRIPTIONS[name]  # a KeyError: a new field needs a description
+    if not field.description:
+        raise TypeError(f"setting {name!r} has no description for --help")
+    description = field.description
     help_text = f"{description} (env LEXSENT_{name.upper()}; default: {_shown_default(name, field)})"
     help_text = help_text.replace("%", "%%")  # argparse formats help with %
     options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}

@@ -74,24 +74,6 @@ def _exclusive(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _errors_only(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.ERROR
-
-
-@contextlib.contextmanager
-def quiet_quantizer() -> Iterator[None]:
-    """Drop what onnxruntime's quantizer logs on the root logger below ERROR: a line per tensor and advice
-    to pre-process the model (for its static calibration; this export is dynamic and parity-checked).
-    Loggers with names, lexsent's among them, are untouched: a filter on the root logger sees only the
-    records logged on it."""
-    root = logging.getLogger()
-    root.addFilter(_errors_only)
-    try:
-        yield
-    finally:
-        root.removeFilter(_errors_only)
-
-
 def ensure_default_model(data_dir: Path, *, int8: bool = False, instead: str = ELSEWHERE) -> Path:
     """Return the default bundle directory under `data_dir`, exporting it (fp32 + int8) if absent.
     Without the export extra that is an ExportError saying so, ending with `instead` (what else to do)."""
@@ -114,8 +96,7 @@ def ensure_default_model(data_dir: Path, *, int8: bool = False, instead: str = E
                 f"{exc.name or 'torch'}, which is not installed ({EXPORT_EXTRA}); {instead}"
             ) from None
         log.info("exporting the default model %s into %s (first run)", DEFAULT_NAME, out)
-        with quiet_quantizer():
-            export_bundle(source, out, name=DEFAULT_NAME, quantize=Quantization.INT8)
+        export_bundle(source, out, name=DEFAULT_NAME, quantize=Quantization.INT8)
     return wanted
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnx
@@ -57,13 +59,32 @@ def optimize(source: Path, target: Path, num_heads: int, hidden_size: int) -> di
     return stats
 
 
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
+@contextlib.contextmanager
+def quiet_quantizer() -> Iterator[None]:
+    """Drop what onnxruntime's quantizer logs on the root logger below ERROR: a line per tensor and advice
+    to pre-process the model (for static calibration; this export is dynamic and parity-checked), which
+    flooded `lexsent export` and a serve's first-run log. Named loggers, lexsent's among them, are
+    untouched: a filter on the root logger sees only the records logged on it."""
+    root = logging.getLogger()
+    root.addFilter(_errors_only)
+    try:
+        yield
+    finally:
+        root.removeFilter(_errors_only)
+
+
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8: weights quantised per output channel, activations quantised at run time."""
-    quantize_dynamic(
-        str(source),
-        str(target),
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        # Fused contrib ops defeat ONNX shape inference; their outputs are float32.
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    with quiet_quantizer():
+        quantize_dynamic(
+            str(source),
+            str(target),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            # Fused contrib ops defeat ONNX shape inference; their outputs are float32.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )

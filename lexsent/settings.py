@@ -21,8 +21,13 @@ def _default_data_dir() -> Path:
 class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEXSENT_", extra="ignore")
 
-    data_dir: Path = Field(default_factory=_default_data_dir)
-    threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="holds the default model's cache (models/) and the collections (collections/)",
+    )
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="onnxruntime intra-op threads per model"
+    )
 
     @property
     def models_cache(self) -> Path:

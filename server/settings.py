@@ -119,14 +119,9 @@ class ServerSettings(CoreSettings):
         return self.tls_cert is not None
 
 
-# For `lexsent serve --help` (cli/serve.py writes each flag's help from its field): the fields
-# `CoreSettings` defines without a description, described as serve uses them ...
-DESCRIPTIONS: dict[str, str] = {
-    "data_dir": "holds the default model's cache (models/) and the collections (collections/)",
-    "threads": f"onnxruntime intra-op threads per model (at most {MAX_THREADS})",
-}
-# ... and the rule behind each default that is not one fixed value; where the machine decides it (a
-# default factory), help shows the value it gives here too.
+# For `lexsent serve --help` (cli/serve.py writes each flag's help from its field): the rule behind each
+# default that is not one fixed value; where the machine decides it (a default factory), help shows the
+# value it gives here too.
 DEFAULT_RULES: dict[str, str] = {
     "data_dir": "$XDG_DATA_HOME/lexsent, else ~/.local/share/lexsent",
     "threads": "all cores",

@@ -3,7 +3,6 @@ lock, which no outcome leaves behind."""
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from exporter import default_model
-from exporter.default_model import _exclusive, ensure_default_model, quiet_quantizer
+from exporter.default_model import _exclusive, ensure_default_model
 from lexsent.errors import ExportError
 
 
@@ -89,21 +88,3 @@ def test_the_lock_excludes_and_is_removed_with_waiters_taking_it_in_turn(tmp_pat
         thread.join(timeout=10)
     assert overlaps == [] and inside == []
     assert not path.exists()
-
-
-def test_the_quantizer_is_quiet_during_the_default_export(
-    tiny_bundle: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Its per-tensor INFO lines and its advice to pre-process (a WARNING) are dropped; lexsent's are not."""
-    from exporter.graph import quantize_int8
-
-    with caplog.at_level(logging.INFO):
-        quantize_int8(tiny_bundle / "model.onnx", tmp_path / "loud.onnx")
-    assert any(r.name == "root" and r.levelno == logging.INFO for r in caplog.records)  # what there is to quiet
-    assert any(r.name == "root" and "pre-processing" in r.getMessage() for r in caplog.records)
-    caplog.clear()
-    with caplog.at_level(logging.INFO), quiet_quantizer():
-        quantize_int8(tiny_bundle / "model.onnx", tmp_path / "quiet.onnx")
-        logging.getLogger("exporter.default_model").info("own line")
-    assert [(r.name, r.getMessage()) for r in caplog.records] == [("exporter.default_model", "own line")]
-    assert default_model._errors_only not in logging.getLogger().filters  # removed again
