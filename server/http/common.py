@@ -38,9 +38,15 @@ class JSONResponse(_StarletteJSONResponse):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+# Seconds a client should wait before retrying what a retry can cure (a full queue, a draining server):
+# the OpenAI SDK and most HTTP clients honour `Retry-After` before their own backoff.
+RETRY_AFTER_S = 1
+
+
 def error_response(exc: LexsentError) -> JSONResponse:
     body = {"error": {"type": exc.type_name, "message": exc.message}}
-    return JSONResponse(body, status_code=exc.kind.http_status)
+    headers = {"retry-after": str(RETRY_AFTER_S)} if exc.kind.retryable else None
+    return JSONResponse(body, status_code=exc.kind.http_status, headers=headers)
 
 
 def too_large(limit: int) -> PayloadTooLargeError:

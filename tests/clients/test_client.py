@@ -124,3 +124,19 @@ def test_oversized_grpc_message_is_not_retried(tiny_bundle: Path, monkeypatch: p
         with pytest.raises(LexsentClientError) as info:
             rpc.embed(["a" * 3000])
         assert info.value.status == "RESOURCE_EXHAUSTED" and pauses == []
+
+
+@pytest.mark.parametrize(
+    ("delay", "retry_after", "expected"),
+    [
+        (0.05, "1", 1.0),  # the server asks for longer than the jittered backoff
+        (0.05, "30", 5.0),  # never past max_delay
+        (2.0, "1", 2.0),  # the backoff is already longer
+        (0.05, None, 0.05),
+        (0.05, "Wed, 21 Oct 2026 07:28:00 GMT", 0.05),  # an HTTP-date is not followed
+        (0.05, "-3", 0.05),
+        (0.05, "nan", 0.05),
+    ],
+)
+def test_retry_waits_at_least_what_retry_after_asks(delay: float, retry_after: str | None, expected: float) -> None:
+    assert Retry(max_delay=5.0).wait(delay, retry_after) == expected

@@ -56,7 +56,7 @@ def test_body_limit_refused_from_header_and_while_streaming(limited: Running) ->
 
 def test_client_batch_cap_names_the_cap(limited: Running) -> None:
     response = httpx.post(embed_url(limited), json={"input": ["a"] * 5})
-    assert response.status_code == 422
+    assert response.status_code == 422 and "retry-after" not in response.headers  # no retry cures it
     assert "at most 4" in response.json()["error"]["message"]
     assert httpx.post(embed_url(limited), json={"input": ["a"] * 4}).status_code == 200
 
@@ -85,6 +85,7 @@ def test_full_queue_answers_429_at_once_and_queued_work_completes(
         refused = httpx.post(embed_url(limited), json=body)
         assert refused.status_code == 429 and time.monotonic() - start < 0.5
         assert "limit 4" in refused.json()["error"]["message"]
+        assert refused.headers["retry-after"] == "1"  # what the OpenAI SDK waits before it retries
         with pytest.raises(grpc.RpcError) as info:
             stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=body["input"])))
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -83,6 +83,7 @@ def test_sigterm_drains_in_flight_requests(default_bundle: Path, tmp_path: Path)
         assert statuses == [200] * 16
         assert late.status_code == 503 and late.json() == {"status": "draining"}
         assert refused.status_code == 503 and refused.json()["error"]["type"] == "unavailable"
+        assert refused.headers["retry-after"] == "1"
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:

@@ -116,7 +116,7 @@ class Client(_Connection, HttpCollections):
             response = self._http.request(method, path, json=json)
             if response.status_code not in RETRY_STATUS:
                 return _check(response)
-            time.sleep(delay)
+            time.sleep(self._retry.wait(delay, response.headers.get("retry-after")))
         return _check(self._http.request(method, path, json=json))
 
     def embed(
@@ -149,7 +149,7 @@ class AsyncClient(_Connection, AsyncHttpCollections):
             response = await self._http.request(method, path, json=json)
             if response.status_code not in RETRY_STATUS:
                 return _check(response)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._retry.wait(delay, response.headers.get("retry-after")))
         return _check(await self._http.request(method, path, json=json))
 
     async def embed(
