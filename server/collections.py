@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from lexsent.collections import (
     SearchOptions,
 )
 from lexsent.collections.collection import MAX_BATCH
+from lexsent.collections.store import LOCK_FILE, lock_holder
 from lexsent.encoder import Encoder, Vectors
 from lexsent.errors import InvalidInputError, LimitReachedError, NotFoundError, UnavailableError
 from lexsent.tokenizer import Label
@@ -48,7 +48,6 @@ LIST = Operation("collections.list", Access.READ)
 FETCH = Operation("collections.fetch", Access.READ)
 SEARCH = Operation("collections.search", Access.READ)
 log = logging.getLogger("lexsent.server")
-LOCK_FILE = ".lock"  # the one `CollectionStore` holds in its directory while it is open
 
 PointIdIn = StrictStr | StrictInt
 
@@ -96,25 +95,6 @@ class SearchRequest(BaseModel):
     ef_search: StrictInt | None = Field(None, description="hnsw: candidate list size for this query")
 
 
-def lock_holder(path: Path) -> int | None:
-    """The pid holding an flock on `path`, from /proc/locks (Linux), or None where that cannot be told
-    (no /proc, a holder in another pid namespace, the lock already released)."""
-    try:
-        stat = path.stat()
-        with open("/proc/locks") as locks:
-            lines = locks.read().splitlines()
-    except OSError:
-        return None
-    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
-    for line in lines:
-        fields = line.split()
-        # "3: FLOCK  ADVISORY  WRITE 21187 fe:00:2146538 0 EOF"; a waiter's line starts "3: -> FLOCK"
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode and fields[4].isdigit():
-            pid = int(fields[4])
-            return pid if pid > 0 else None
-    return None
-
-
 def hit_body(hit: Hit) -> dict[str, Any]:
     return {"id": hit.id, "score": hit.score, "metadata": hit.metadata}
 
@@ -154,7 +134,7 @@ class CollectionsService:
 
     def _held_elsewhere(self) -> str:
         lock = self.root / LOCK_FILE
-        holder = lock_holder(lock)
+        holder = lock_holder(self.root)
         by = f"another process (pid {holder})" if holder is not None else "another process"
         return (
             f"{option('data_dir')}: the collections in {self.root} are in use by {by}, which holds {lock}; "

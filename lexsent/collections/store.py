@@ -4,7 +4,8 @@
 
 A new collection is assembled under a temporary name and renamed into place; a dropped one is renamed
 away before it is removed, so a crash never leaves a half-made or half-deleted collection visible.
-An exclusive lock file keeps a second process from opening the same store and interleaving writes.
+An exclusive lock file keeps a second process from opening the same store and interleaving writes; it
+holds the owner's pid, so a refused second process can say which process to stop (`lock_holder`).
 
 Open file descriptors: the store holds `STORE_FDS` (its lock file) and each open collection
 `FDS_PER_COLLECTION` (the write-ahead log segment it appends to), for as long as they are open; writes,
@@ -28,8 +29,19 @@ from lexsent.errors import AlreadyExistsError, LimitReachedError, NotFoundError,
 
 log = logging.getLogger(__name__)
 
+LOCK_FILE = ".lock"
 STORE_FDS = 1  # the lock file
 FDS_PER_COLLECTION = 1  # the write-ahead log's open segment (WriteAheadLog._fd)
+
+
+def lock_holder(root: Path) -> int | None:
+    """The pid the store at `root` last wrote into its lock file (its owner while the lock is held), or
+    None when the file is absent or holds no pid."""
+    try:
+        text = (root / LOCK_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def stored_collections(root: Path) -> int:
@@ -58,12 +70,14 @@ class CollectionStore:
         self.disk = disk or Disk()
         self._lock = threading.Lock()
         root.mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
-        self._lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        self._lock_fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._lock_fd)
             raise UnavailableError(f"collections in {root} are already open in another process") from None
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
         self._collections: dict[str, Collection] = {}
         for path in sorted(root.iterdir()):
             if path.name.startswith("."):

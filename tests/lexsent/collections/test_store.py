@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from lexsent.collections import CollectionConfig, CollectionStore
-from lexsent.collections.store import FDS_PER_COLLECTION, stored_collections
-from lexsent.errors import AlreadyExistsError, ErrorKind, LimitReachedError
+from lexsent.collections.store import FDS_PER_COLLECTION, lock_holder, stored_collections
+from lexsent.errors import AlreadyExistsError, ErrorKind, LimitReachedError, UnavailableError
 
 
 def on_disk(root: Path) -> list[str]:
@@ -168,3 +168,16 @@ def test_data_written_with_the_old_modes_still_opens(tmp_path: Path) -> None:
     assert {stat.S_IMODE(p.stat().st_mode) for p in fresh.iterdir()} == {0o600}
     store.close()
     assert stat.S_IMODE(root.stat().st_mode) == 0o755  # left as the operator had it
+
+
+def test_the_lock_file_names_the_process_that_holds_the_store(tmp_path: Path) -> None:
+    root = tmp_path / "collections"
+    assert lock_holder(root) is None  # no store yet
+    store = CollectionStore(root)
+    try:
+        assert lock_holder(root) == os.getpid()
+        with pytest.raises(UnavailableError, match="already open in another process"):
+            CollectionStore(root)
+        assert lock_holder(root) == os.getpid()  # a refused opener leaves the owner's pid in place
+    finally:
+        store.close()
