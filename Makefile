@@ -74,7 +74,7 @@ demo-train: install
 
 # The container image. DOCKER_BUILD_ARGS, e.g. --build-arg PIP_EXTRA_INDEX_URL=<CPU torch index>.
 # docker-offline: for a machine with PyPI and a Debian mirror but no registry (docs/server.md).
-# docker-check: runs IMAGE and checks health, user, vectors, SIGTERM drain and /data (docker/check.py).
+# docker-check: runs IMAGE and checks health, user, vectors, SIGTERM drain, /data and TLS (docker/check.py).
 IMAGE ?= lexsent
 docker:
 	docker build $(DOCKER_BUILD_ARGS) -t $(IMAGE) .
