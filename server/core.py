@@ -30,6 +30,8 @@ log = logging.getLogger("lexsent.server")
 _accounted: ContextVar[bool] = ContextVar("lexsent_accounted", default=False)
 # Set by `Core.guard` ("http" or "grpc"), so `Core.call` labels the request's metrics with it.
 _transport: ContextVar[str] = ContextVar("lexsent_transport", default="")
+# The model a request's work found it uses, when `call` could not know it beforehand (`uses_model`).
+_found_model: ContextVar[str | None] = ContextVar("lexsent_found_model", default=None)
 
 
 def _internal(operation: Operation) -> LexsentError:
@@ -95,6 +97,7 @@ class Core:
         start = time.perf_counter()
         status = "ok"
         _accounted.set(True)
+        _found_model.set(None)
         try:
             self.auth.check(token, operation)
             self.metrics.in_flight.inc()
@@ -134,7 +137,14 @@ class Core:
             # off the request's latency. The callback keeps this context, so the log line has its request id.
             elapsed = time.perf_counter() - start
             loop = asyncio.get_running_loop()
-            loop.call_soon(self._record, operation.name, _transport.get(), model, status, elapsed)
+            used = _found_model.get() or model
+            loop.call_soon(self._record, operation.name, _transport.get(), used, status, elapsed)
+
+    @staticmethod
+    def uses_model(name: str) -> None:
+        """Label the running `call` with the served model its work turned out to use (a collection's model,
+        known only once the collection is looked up), in place of the `model` it was called with."""
+        _found_model.set(name)
 
     def _record(self, operation: str, transport: str, model: str, status: str, elapsed: float) -> None:
         metrics = self.metrics

@@ -81,6 +81,12 @@ def test_text_points_and_text_search(server: Running, tiny_bundle: Path) -> None
     assert removed.json() == {"count": 1}
     assert call(server, "GET", "/v1/collections/docs/points/d1").status_code == 404
     assert call(server, "GET", "/v1/collections/docs").json()["count"] == 4
+    metrics = server.service.core.metrics.registry
+    for operation, model in (("collections.upsert", encoder.name), ("collections.search", encoder.name)):
+        labels = {"operation": operation, "transport": "http", "model": model, "status": "ok"}
+        assert metrics.get_sample_value("lexsent_requests_total", labels), labels  # text: under its model
+    labels = {"operation": "collections.fetch", "transport": "http", "model": "", "status": "ok"}
+    assert metrics.get_sample_value("lexsent_requests_total", labels)  # no text, no model
 
 
 def test_ids_with_slashes_are_fetched_by_path(server: Running) -> None:
