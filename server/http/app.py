@@ -13,7 +13,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
@@ -24,6 +23,7 @@ from lexsent.errors import BadRequestError, LexsentError, MethodNotAllowedError,
 from server.core import Core
 from server.http import collections, embeddings, health, mining
 from server.http.common import JSONResponse, error_response
+from server.http.cors import Cors
 from server.http.hosts import HostCheck
 from server.http.middleware import HTTP_LAYER, STARTED, RequestContext
 from server.http.openapi import Components, document
@@ -90,7 +90,8 @@ def build_app(service: Service) -> Starlette:
     if settings.cors_origins:
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                Cors,
+                core=service.core,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "DELETE"],
                 allow_headers=["authorization", "content-type", "x-request-id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,15 @@ def test_cors_allows_only_configured_origins(tiny_bundle: Path) -> None:
         assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
         denied = preflight(running, "https://evil.example")
         assert denied.status_code == 400 and "access-control-allow-origin" not in denied.headers
+        error = denied.json()["error"]  # the project's error body, not starlette's plain text
+        assert error["type"] == "bad_request"
+        assert "origin 'https://evil.example'" in error["message"] and "--cors-origins" in error["message"]
+        labels = {"operation": "http", "transport": "http", "model": "", "status": "bad_request"}
+        registry = running.service.core.metrics.registry
+        deadline = time.monotonic() + 2  # counted on the server loop's next turn, after the answer went out
+        while registry.get_sample_value("lexsent_requests_total", labels) != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert registry.get_sample_value("lexsent_requests_total", labels) == 1
         simple = httpx.post(
             f"{running.http_url}/v1/embeddings", json={"input": "a"}, headers={"origin": "https://app.example"}
         )
