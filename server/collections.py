@@ -182,7 +182,6 @@ class CollectionsService:
 
     async def _encode(self, collection: Collection, texts: list[str], label: Label) -> Vectors:
         encoder = self._encoder_for(collection)
-        self.core.uses_model(encoder.name)  # counted under the model that encodes the texts
         tokens = await asyncio.to_thread(encoder.tokenize, texts, None, label)
         return await self.embeddings.run(encoder, tokens)
 

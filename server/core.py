@@ -143,7 +143,8 @@ class Core:
     @staticmethod
     def uses_model(name: str) -> None:
         """Label the running `call` with the served model its work turned out to use (a collection's model,
-        known only once the collection is looked up), in place of the `model` it was called with."""
+        known only once the collection is looked up), in place of the `model` it was called with; called
+        by `EmbeddingsService.run`, the one way to a model."""
         _found_model.set(name)
 
     def _record(self, operation: str, transport: str, model: str, status: str, elapsed: float) -> None:

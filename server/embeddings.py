@@ -153,8 +153,10 @@ class EmbeddingsService:
             )
 
     async def run(self, encoder: Encoder, tokens: list[Tokenized]) -> Vectors:
-        """Embed tokenised inputs through the model's batcher, counting their tokens and truncations:
-        the one way every concept (embeddings, collections, mining) reaches a model."""
+        """Embed tokenised inputs through the model's batcher, counting their tokens and truncations and
+        labelling the request with the model (`Core.uses_model`; a collection's is known only here): the
+        one way every concept (embeddings, collections, mining) reaches a model."""
+        self.core.uses_model(encoder.name)
         vectors = await self.batchers[encoder.name].run(tokens)
         metrics = self.core.metrics
         metrics.child(metrics.tokens, encoder.name).inc(sum(len(t) for t in tokens))
