@@ -50,13 +50,14 @@ def _shown_default(name: str, field: FieldInfo) -> str:
 
 
 def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> None:
+    from server.settings import env_var, flag
+
     kind = _scalar(field.annotation)
-    flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
     if not field.description:
         raise TypeError(f"setting {name!r} has no description for --help")
     description = field.description
-    help_text = f"{description} (env LEXSENT_{name.upper()}; default: {_shown_default(name, field)})"
+    help_text = f"{description} (env {env_var(name)}; default: {_shown_default(name, field)})"
     help_text = help_text.replace("%", "%%")  # argparse formats help with %
     options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
     if isinstance(kind, type) and issubclass(kind, Enum):
@@ -66,7 +67,7 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> N
     if typing.get_origin(field.annotation) is typing.Annotated or isinstance(default, list):
         options["action"] = "append"
         options["metavar"] = name.upper().removesuffix("S")
-    parser.add_argument(flag, **options)
+    parser.add_argument(flag(name), **options)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

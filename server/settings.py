@@ -132,9 +132,19 @@ DEFAULT_RULES: dict[str, str] = {
 }
 
 
+def flag(field: str) -> str:
+    """The command-line flag of setting `field` (`http_port` → `--http-port`)."""
+    return "--" + field.replace("_", "-")
+
+
+def env_var(field: str) -> str:
+    """The environment variable of setting `field` (`http_port` → `LEXSENT_HTTP_PORT`)."""
+    return f"{ServerSettings.model_config.get('env_prefix', '')}{field.upper()}"
+
+
 def option(field: str) -> str:
     """How a user names setting `field`, its flag and its variable (`--http-port / LEXSENT_HTTP_PORT`), for
     messages that tell them what to change; an unknown field raises, so a renamed one cannot go stale."""
     if field not in ServerSettings.model_fields:
         raise KeyError(f"no setting {field!r}")
-    return f"--{field.replace('_', '-')} / {ServerSettings.model_config.get('env_prefix', '')}{field.upper()}"
+    return f"{flag(field)} / {env_var(field)}"
