@@ -102,6 +102,18 @@ def check_process(name: str) -> str:
     return f"uid {uid}, torch absent"
 
 
+def deviation(expected: np.ndarray, **got: np.ndarray) -> float:
+    """The largest |Δ| of each transport's vectors (keyword: its name) from the host export; a wrong shape
+    or a deviation over TOLERANCE is a CheckError."""
+    for transport, vectors in got.items():
+        if vectors.shape != expected.shape:
+            raise CheckError(f"{transport} vectors have shape {vectors.shape}, not {expected.shape}")
+    worst = max(float(np.abs(vectors - expected).max()) for vectors in got.values())
+    if worst > TOLERANCE:
+        raise CheckError(f"{' and '.join(got)} vectors differ from the host export by {worst:.2e} (> {TOLERANCE})")
+    return worst
+
+
 def check_vectors(http: str, grpc: str, expected: np.ndarray) -> str:
     with Client(http) as client:
         models = [m.name for m in client.models()]
@@ -110,9 +122,7 @@ def check_vectors(http: str, grpc: str, expected: np.ndarray) -> str:
         over_grpc = np.asarray(client.embed(TEXTS).vectors, dtype=np.float32)
     if "all-MiniLM-L6-v2-int8" not in models:
         raise CheckError(f"the int8 bundle is not served: {models}")
-    worst = max(float(np.abs(over_http - expected).max()), float(np.abs(over_grpc - expected).max()))
-    if worst > TOLERANCE:
-        raise CheckError(f"vectors differ from the host export by {worst:.2e} (> {TOLERANCE})")
+    worst = deviation(expected, HTTP=over_http, gRPC=over_grpc)
     return f"models {models}; max |Δ| vs host export {worst:.1e} (HTTP and gRPC)"
 
 
@@ -213,12 +223,7 @@ def check_tls(image: str, name: str, expected: np.ndarray, health_timeout: float
         if evil.status_code != 400:
             raise CheckError(f"Host evil.example (not in LEXSENT_ALLOWED_HOSTS) answered {evil.status_code}, not 400")
         over_https = np.asarray([item["embedding"] for item in listed.json()["data"]], dtype=np.float32)
-        over_grpc = _grpc_tls_embed(grpc_target, cert)
-        if over_https.shape != expected.shape or over_grpc.shape != expected.shape:
-            raise CheckError(f"shapes {over_https.shape} (HTTPS), {over_grpc.shape} (gRPC), not {expected.shape}")
-        worst = max(float(np.abs(over_https - expected).max()), float(np.abs(over_grpc - expected).max()))
-        if worst > TOLERANCE:
-            raise CheckError(f"vectors over TLS differ from the host export by {worst:.2e} (> {TOLERANCE})")
+        worst = deviation(expected, HTTPS=over_https, **{"gRPC over TLS": _grpc_tls_embed(grpc_target, cert)})
         return (
             f"healthy after {healthy:.1f} s over https; max |Δ| vs host export {worst:.1e} (HTTPS and gRPC TLS, "
             f"as {PUBLIC_NAME}); Host evil.example {evil.status_code}"
