@@ -102,12 +102,8 @@ class Core:
             self.auth.check(token, operation)
             self.metrics.in_flight.inc()
             try:
-                async with asyncio.timeout(self.settings.request_timeout) as deadline:
-                    self.lifecycle.track(deadline)
-                    try:
-                        return await work()
-                    finally:
-                        self.lifecycle.forget(deadline)
+                async with self.lifecycle.deadline(self.settings.request_timeout):
+                    return await work()
             except TimeoutError:
                 if self.lifecycle.cut_off:
                     # A write already handed to a worker thread runs on, so it may have been applied.

@@ -60,12 +60,17 @@ class Lifecycle:
             if self._in_flight == 0:
                 self._idle.set()
 
-    def track(self, deadline: asyncio.Timeout) -> None:
-        """Register a running request's deadline, so a drain that runs out can end it (`forget` after)."""
-        self._deadlines.add(deadline)
-
-    def forget(self, deadline: asyncio.Timeout) -> None:
-        self._deadlines.discard(deadline)
+    @asynccontextmanager
+    async def deadline(self, seconds: float) -> AsyncIterator[None]:
+        """`asyncio.timeout(seconds)` that a drain running out fires at once: the block raises TimeoutError
+        either way, and `cut_off` tells the caller which it was. Used for a request's work (`Core.call`)
+        and for the upload of its body before that (`read_json`), so neither outlives the drain."""
+        async with asyncio.timeout(seconds) as timeout:
+            self._deadlines.add(timeout)
+            try:
+                yield
+            finally:
+                self._deadlines.discard(timeout)
 
     async def drain(self, timeout: float) -> bool:
         """Stop admitting; wait for in-flight requests. True when all finished in time; otherwise the

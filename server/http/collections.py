@@ -93,7 +93,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, CREATE)
     async def create(request: Request) -> Response:
-        body = validate(CreateRequest, await read_json(request, service.settings))
+        body = validate(CreateRequest, await read_json(request, service.core))
         info = await collections().create(body, api_token(request))
         return JSONResponse(info)
 
@@ -114,13 +114,13 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, UPSERT)
     async def upsert(request: Request) -> Response:
-        body = validate(UpsertRequest, await read_json(request, service.settings))
+        body = validate(UpsertRequest, await read_json(request, service.core))
         count = await collections().upsert(request.path_params["name"], body, api_token(request))
         return JSONResponse({"count": count})
 
     @endpoint(service.core, REMOVE)
     async def remove(request: Request) -> Response:
-        body = validate(DeleteRequest, await read_json(request, service.settings))
+        body = validate(DeleteRequest, await read_json(request, service.core))
         count = await collections().remove(request.path_params["name"], body, api_token(request))
         return JSONResponse({"count": count})
 
@@ -137,7 +137,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, SEARCH)
     async def search(request: Request) -> Response:
-        body = validate(SearchRequest, await read_json(request, service.settings))
+        body = validate(SearchRequest, await read_json(request, service.core))
         hits = await collections().search(request.path_params["name"], body, api_token(request))
         return JSONResponse({"results": [hit_body(hit) for hit in hits]})
 

@@ -18,11 +18,11 @@ from lexsent.errors import (
     LexsentError,
     PayloadTooLargeError,
     RequestTimeoutError,
+    UnavailableError,
     UnsupportedMediaTypeError,
 )
 from server.auth import Operation, bearer_token
 from server.core import Core
-from server.settings import ServerSettings
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -65,23 +65,30 @@ def require_json(content_type: str | None) -> None:
         )
 
 
-async def read_json(request: Request, settings: ServerSettings) -> Any:
+async def read_json(request: Request, core: Core) -> Any:
     """Parse the body as JSON, refusing it as soon as it grows past --max-body-bytes (never buffering
     more), or when it has not all arrived within --request-timeout: an upload that stalls or trickles
     (slowloris) would otherwise hold its connection and drain slot for ever. A declared Content-Length
-    over the limit never gets here: `RequestContext` answers 413 before any route runs."""
+    over the limit never gets here: `RequestContext` answers 413 before any route runs. An upload still
+    arriving when a drain runs out gets a 503 like any other request cut off, not a dropped connection."""
+    settings = core.settings
     limit = settings.max_body_bytes
     require_json(request.headers.get("content-type"))
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(settings.request_timeout):
+        async with core.lifecycle.deadline(settings.request_timeout):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise too_large(limit)
                 chunks.append(chunk)
     except TimeoutError:
+        if core.lifecycle.cut_off:
+            raise UnavailableError(
+                f"the server shut down while the request body was arriving ({size} bytes received; it had "
+                f"{settings.drain_timeout:g}s, --drain-timeout); nothing was done, retry it"
+            ) from None
         raise RequestTimeoutError(
             f"the request body did not arrive within {settings.request_timeout:g}s (--request-timeout); "
             f"{size} bytes were received"

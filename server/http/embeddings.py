@@ -97,7 +97,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, EMBED)
     async def create_embeddings(request: Request) -> Response:
-        body = validate(EmbedRequest, await read_json(request, service.settings))
+        body = validate(EmbedRequest, await read_json(request, service.core))
 
         async def work() -> Response:
             result = await embeddings.embed(body, api_token(request))

@@ -38,7 +38,7 @@ def routes(service: Service) -> list[BaseRoute]:
 
     @endpoint(service.core, MINE)
     async def mine(request: Request) -> Response:
-        body = validate(MineRequest, await read_json(request, service.settings))
+        body = validate(MineRequest, await read_json(request, service.core))
 
         async def work() -> Response:
             return JSONResponse(mine_body(await mining.mine(body, api_token(request))))

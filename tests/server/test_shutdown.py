@@ -3,8 +3,10 @@ request that outlives --drain-timeout gets a proper 503 and the process still ex
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +126,40 @@ def test_a_request_past_the_drain_timeout_gets_a_503(default_bundle: Path, tmp_p
         logged = log_path.read_text()
         assert '"operation": "embeddings.embed"' in logged and '"status": "unavailable"' in logged
         assert "Traceback" not in logged
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_an_upload_still_arriving_when_the_drain_runs_out_gets_a_503(default_bundle: Path, tmp_path: Path) -> None:
+    log_path = tmp_path / "serve.log"
+    process, base, _ = serve(default_bundle, log_path, drain_timeout=1)
+    host, port = base.removeprefix("http://").split(":")
+    try:
+        body = json.dumps({"input": ["an upload that never finishes"] * 50}).encode()
+        with socket.create_connection((host, int(port)), timeout=10) as upload:
+            upload.sendall(
+                f"POST /v1/embeddings HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n\r\n".encode()
+                + body[: len(body) // 2]
+            )
+            time.sleep(0.5)  # the route is reading the body; the rest never comes
+            signalled = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = upload.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503"), answer
+        error = json.loads(payload)["error"]
+        assert error["type"] == "unavailable" and "while the request body was arriving" in error["message"]
+        assert b"retry-after: 1" in head.lower()
+        assert process.wait(timeout=30) == 0
+        assert time.monotonic() - signalled < 6  # the drain (1 s) and the cut-off's grace, not --request-timeout
+        assert "Traceback" not in log_path.read_text()
     finally:
         if process.poll() is None:
             process.kill()
