@@ -17,6 +17,7 @@ from lexsent_client.proto_gen import collections_pb2 as pb
 from lexsent_client.types import CollectionInfo, Hit, Point, PointId
 
 R = TypeVar("R")
+E = TypeVar("E")  # a generated proto enum (an int subclass in the *_pb2.pyi stubs)
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,8 @@ def _info(m: Any) -> CollectionInfo:
     )
 
 
-def choice(names: Mapping[Any, int], value: Any, field: str = "") -> int:
-    """A keyword's proto enum number; an unknown keyword is refused naming the ones there are."""
+def choice(names: Mapping[Any, E], value: Any, field: str = "") -> E:
+    """A keyword's proto enum value, typed as its enum; an unknown keyword is refused naming the ones there are."""
     if value not in names:
         known = ", ".join(repr(n) for n in names if n is not None)
         raise invalid_input(f"{field or 'value'} {value!r} is not one of {known}")

@@ -30,10 +30,10 @@ def _retryable(exc: grpc.RpcError) -> bool:
     """UNAVAILABLE (draining, or no connection yet), or a full queue; not an over-size message, a full
     disk or the server's collection limit, which share RESOURCE_EXHAUSTED but fail again however long the
     client waits."""
-    code = exc.code()  # type: ignore[attr-defined]
+    code = exc.code()
     if code is grpc.StatusCode.UNAVAILABLE:
         return True
-    trailer = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
+    trailer = exc.trailing_metadata() or ()
     return code is grpc.StatusCode.RESOURCE_EXHAUSTED and any(key == RETRYABLE_TRAILER for key, _ in trailer)
 
 
@@ -97,10 +97,10 @@ def _models(response: Any) -> list[ModelInfo]:
 
 
 def _error(exc: grpc.RpcError) -> LexsentClientError:
-    code = exc.code()  # type: ignore[attr-defined]
-    trailer = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
+    code = exc.code()
+    trailer = dict(exc.trailing_metadata() or ())
     type_ = trailer.get(ERROR_TYPE_TRAILER) or code.name.lower()
-    return LexsentClientError(code.name, str(type_), exc.details() or "")  # type: ignore[attr-defined]
+    return LexsentClientError(code.name, str(type_), exc.details() or "")
 
 
 def _metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
