@@ -48,10 +48,12 @@ test: install
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
+# ruff; mypy strict on lexsent/ and server/ (root config), then on the client package (clients/python's own).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lexsent server exporter training cli bench tests docker
 	$(BIN)/mypy
+	cd clients/python && $(CURDIR)/$(BIN)/mypy
 
 # Stubs for every proto/lexsent/v1/*.proto into server/proto_gen and the client's proto_gen.
 proto: install
