@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lexsent.durable import fsync_dir
 from lexsent.errors import BundleError
 
 MANIFEST_FILE = "lexsent.json"
@@ -117,8 +118,4 @@ class Manifest(BaseModel):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the rename itself survives a power loss
-        finally:
-            os.close(dir_fd)
+        fsync_dir(directory)  # the rename itself survives a power loss

@@ -1,4 +1,4 @@
-"""Durable file primitives: fsync'd writes, atomic replace, directory fsync, disk-full mapping.
+"""Durable file primitives of collections: fsync'd writes, directory fsync, disk-full mapping.
 
 Every byte a collection persists goes through :class:`Disk`, so one small hook (`write`) lets tests
 inject ENOSPC exactly where a real full disk would fail, and one place turns that into
@@ -59,27 +59,6 @@ class Disk:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-    def atomic_write(self, path: Path, data: bytes) -> None:
-        """Replace `path` with `data` atomically: temporary file, fsync, rename, fsync the directory."""
-        tmp = path.with_name(f".tmp-{path.name}")
-        tmp.unlink(missing_ok=True)
-        try:
-            self.write_file(tmp, iter([data]))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or creation inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_tree(path: Path) -> None:

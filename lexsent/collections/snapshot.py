@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lexsent.collections.fsio import PRIVATE_DIR, Disk, fsync_dir, remove_tree, storage_errors
+from lexsent.collections.fsio import PRIVATE_DIR, Disk, remove_tree, storage_errors
 from lexsent.collections.ids import PointId
 from lexsent.collections.table import MetadataRow
+from lexsent.durable import fsync_dir
 from lexsent.errors import StorageCorruptError, StorageIOError
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from lexsent.collections.collection import SNAPSHOT_AFTER_BYTES, Collection
 from lexsent.collections.config import CollectionConfig, validate_name
-from lexsent.collections.fsio import PRIVATE_DIR, PRIVATE_FILE, Disk, fsync_dir, remove_tree, storage_errors
+from lexsent.collections.fsio import PRIVATE_DIR, PRIVATE_FILE, Disk, remove_tree, storage_errors
+from lexsent.durable import fsync_dir
 from lexsent.errors import AlreadyExistsError, LimitReachedError, NotFoundError, StorageIOError, UnavailableError
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lexsent.collections.fsio import PRIVATE_FILE, Disk, fsync_dir, storage_errors
+from lexsent.collections.fsio import PRIVATE_FILE, Disk, storage_errors
 from lexsent.collections.ids import PointId
+from lexsent.durable import fsync_dir
 from lexsent.errors import StorageCorruptError
 
 log = logging.getLogger(__name__)
