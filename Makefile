@@ -51,7 +51,7 @@ test-slow: install
 # ruff; mypy strict on lexsent/ and server/ (root config), then on the client package (clients/python's own).
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check lexsent server exporter training cli bench tests docker clients proto
 	$(BIN)/mypy
 	cd clients/python && $(CURDIR)/$(BIN)/mypy
 
