@@ -33,12 +33,19 @@ kinds in one collection). What an existing collection would refuse — texts for
 vector of another dimension — is refused before anything is sent, and a collection this run created is
 deleted again, if still empty, when the server refuses the first upsert (e.g. an all-zero vector for
 cosine), so a refused run leaves no empty collection behind.
+
+Some checks only the server makes (a vector's norm for ip/l2, an all-zero one for cosine, metadata depth
+and size, a text too long for the model). Its message names the point's position in the request
+("vector 3 (0-based)", "points[3].text"); a refused batch is reported by the records of the file it held,
+with such a position turned into the file's record number, and, when earlier batches were stored, how
+many are, which a re-run skips (the resume above).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +60,12 @@ if TYPE_CHECKING:
 
 
 SAMPLES = 16  # stored points a resume checks besides the binary search's, spread evenly over the prefix
+# Statuses of a refused upsert that are the records' fault (HTTP; gRPC's code name): not auth, a missing
+# collection, a full queue or a draining server, which a batch's range would only mislead about.
+RECORDS_FAULT = {400, 413, 422, "INVALID_ARGUMENT"}
+# How the server names a point of a request: "vector 3 (0-based)", "metadata 3 (0-based)" (the collection's
+# checks), "points[3]", "points[3].text" (the service's). Nothing else is rewritten.
+_POSITION = re.compile(r"\b(vector|metadata) (\d+) \(0-based\)|\bpoints\[(\d+)\](?:\.(text|vector)\b)?")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -280,6 +293,28 @@ def _drop_if_empty(client: Client, name: str) -> bool:
     return False
 
 
+def _records(first: int, last: int) -> str:
+    """'records 2001–3000' (1-based, inclusive), or 'record 7' for one."""
+    return f"record {first}" if first == last else f"records {first}–{last}"
+
+
+def in_file_terms(message: str, start: int, size: int) -> str:
+    """The server's `message` about a batch of `size` records whose first is the file's record `start`
+    (1-based), with each position in the request that it names ("vector 3 (0-based)", "points[3].text")
+    written as the file's record ("record 2004's vector"); one out of the batch's range is left as it is."""
+
+    def record(match: re.Match[str]) -> str:
+        what, row, point_row, field = match.groups()
+        position = int(row if row is not None else point_row)
+        if position >= size:
+            return match.group(0)
+        number = start + position
+        part = what or field
+        return f"record {number}'s {part}" if part else f"record {number}"
+
+    return _POSITION.sub(record, message)
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from lexsent_client import Client, LexsentClientError
     from tqdm import tqdm
@@ -315,31 +350,48 @@ def _ingest(args: argparse.Namespace) -> int:
                 )
         sent = 0
 
-        def send(batch: list[dict[str, Any]]) -> int:
+        def send(batch: list[dict[str, Any]], first: int) -> int:
+            """Upsert `batch`, whose first record is the file's 0-based `first`."""
             nonlocal sent
             try:
                 count = client.upsert(args.collection, batch)
             except LexsentClientError as exc:
+                if exc.status in RECORDS_FAULT:
+                    held = _records(first + 1, first + len(batch))
+                    problem = f"{exc.status} {exc.type}: {in_file_terms(exc.message, first + 1, len(batch))}"
+                    refusal = f"the server refused {held} of {args.file}: {problem}"
+                else:
+                    refusal = f"the server refused the request: {exc}"
                 # refused before anything was stored: leave no empty collection behind, only the one made here
                 if created and not sent and _drop_if_empty(client, args.collection):
                     raise InvalidInputError(
-                        f"the server refused the request: {exc}; the collection {args.collection!r} this run"
-                        " had created was deleted again"
+                        f"{refusal}; the collection {args.collection!r} this run had created was deleted again"
                     ) from None
-                raise
+                # batches are stored in file order and a refused one not at all: the first `first` records
+                # are stored, the prefix a re-run's resume_point finds and skips
+                if first:
+                    one = first == 1
+                    refusal += (
+                        f"; {_records(1, first)} of {len(ids)} {'is' if one else 'are'} already stored, and a"
+                        f" re-run (without --restart) resumes after {'it' if one else 'them'}"
+                    )
+                raise InvalidInputError(refusal) from None
             sent += count
             return count
 
         batch: list[dict[str, Any]] = []
+        batch_start = start  # 0-based position of batch[0] in the file
         with tqdm(total=len(ids), initial=start, unit="pt", desc=f"ingest {args.collection}") as bar:
             for position, point in enumerate(records(args.file, fmt, args)):
                 if position < start:
                     continue
+                if not batch:
+                    batch_start = position
                 batch.append(point)
                 if len(batch) >= args.batch_size:
-                    bar.update(send(batch))
+                    bar.update(send(batch, batch_start))
                     batch = []
             if batch:
-                bar.update(send(batch))
+                bar.update(send(batch, batch_start))
         print(f"{args.collection}: {client.get_collection(args.collection).count} points")
     return 0

@@ -315,17 +315,19 @@ def test_a_refused_first_upsert_leaves_no_collection_behind(
     path = write_jsonl(tmp_path / "zero.jsonl", [{"id": i, "vector": [float(i), 0.0]} for i in range(3)])
     assert ingest(server, str(path), "--collection", "stray", "--batch-size", "2") == 2
     err = capsys.readouterr().err.splitlines()[-1]  # after the progress bar
-    assert err.startswith("lexsent ingest: error: the server refused the request: 422 invalid_input: "), err
-    assert err.endswith(
-        "is all zeros; cosine similarity is undefined for it; the collection 'stray' this run had "
-        "created was deleted again"
+    assert err == (
+        f"lexsent ingest: error: the server refused records 1–2 of {path}: 422 invalid_input: record 1's vector"
+        " is all zeros; cosine similarity is undefined for it; the collection 'stray' this run had created was"
+        " deleted again"
     ), err
     assert "stray" not in collection_names(server)
     # a later batch refused: the batches before it stay, and a re-run of the mended file resumes after them
     path = write_jsonl(tmp_path / "late.jsonl", [{"id": i, "vector": [1.0, float(i % 3)]} for i in range(4)])
     path.write_text(path.read_text() + json.dumps({"id": 4, "vector": [0.0, 0.0]}) + "\n")
     assert ingest(server, str(path), "--collection", "late", "--batch-size", "2") == 2
-    assert "deleted" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "deleted" not in err and "refused record 5 of" in err, err
+    assert err.endswith("records 1–4 of 5 are already stored, and a re-run (without --restart) resumes after them\n")
     with Client(server.http_url) as client:
         assert client.get_collection("late").count == 4
         path = write_jsonl(tmp_path / "late.jsonl", [{"id": i, "vector": [1.0, float(i % 3)]} for i in range(5)])
@@ -338,6 +340,47 @@ def test_a_refused_first_upsert_leaves_no_collection_behind(
         assert ingest(server, str(zero), "--collection", "kept") == 2
         assert "deleted" not in capsys.readouterr().err
         assert "kept" in collection_names(server)
+
+
+def test_a_later_batch_refused_by_the_server_names_the_record(
+    server: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server names a point by its position in the request ("vector 1 (0-based)"), which told the user of
+    a long file nothing; ingest names the file's record and the batch's records instead. A norm too large for
+    ip and metadata nested too deep are checked by the server only: the file reads cleanly."""
+    rows: list[dict[str, object]] = [{"id": i, "vector": [1.0, float(i)]} for i in range(8)]
+    rows[4] = {"id": 4, "vector": [1e19, 0.0]}  # norm beyond MAX_NORM (~9.2e18) for ip
+    path = write_jsonl(tmp_path / "norm.jsonl", rows)
+    assert ingest(server, str(path), "--collection", "norms", "--metric", "ip", "--batch-size", "3") == 2
+    err = capsys.readouterr().err
+    last = err.splitlines()[-1]  # after the progress bar
+    assert last.startswith(
+        f"lexsent ingest: error: the server refused records 4–6 of {path}: 422 invalid_input: record 5's vector"
+        " has norm 1e+19; ip collections take norms up to"
+    ), err
+    assert last.endswith(
+        "; records 1–3 of 8 are already stored, and a re-run (without --restart) resumes after them"
+    ), err
+    assert "0-based" not in err and "deleted" not in err, err
+    with Client(server.http_url) as client:
+        assert client.get_collection("norms").count == 3  # the first batch, stored before the refusal
+        # the mended file resumes after them, where a refusal in a resumed run names the file's records too
+        rows[4] = {"id": 4, "vector": [1.0, 4.0]}
+        deep: object = "leaf"
+        for _ in range(40):
+            deep = {"d": deep}
+        rows[6] = {"id": 6, "vector": [1.0, 6.0], "nested": deep}  # metadata deeper than MAX_METADATA_DEPTH
+        write_jsonl(path, rows)
+        assert ingest(server, str(path), "--collection", "norms", "--batch-size", "2") == 2
+        captured = capsys.readouterr()
+        assert "resuming: the first 3 of 8 points are already stored" in captured.out
+        last = captured.err.splitlines()[-1]
+        assert last == (
+            f"lexsent ingest: error: the server refused records 6–7 of {path}: 422 invalid_input: record 7's"
+            " metadata nests objects/arrays deeper than 32 levels; records 1–5 of 8 are already stored, and a"
+            " re-run (without --restart) resumes after them"
+        ), captured.err
+        assert client.get_collection("norms").count == 5
 
 
 @pytest.mark.parametrize(
