@@ -7,6 +7,7 @@ SIGTERM test uses a real `lexsent serve` subprocess instead.
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 import threading
 import time
@@ -119,3 +120,25 @@ class Gate:
     def __exit__(self, *_: object) -> None:
         self.release.set()
         self.batcher.encoder = self.encoder
+
+
+def read_response(sock: socket.socket) -> str:
+    """One whole HTTP/1.1 response from a raw socket: the head and `content-length` bytes of body, which
+    may arrive in separate segments (one `recv` can return the head alone)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data.decode()
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()

@@ -19,7 +19,7 @@ import pytest
 from lexsent.tokenizer import TextTokenizer, Tokenized
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import Gate, Running, running_server
+from tests.server.harness import Gate, Running, read_response, running_server
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_a_stalled_upload_gets_408_after_the_request_timeout(limited: Running) -
     with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
         start = time.monotonic()
         sock.sendall(f"{head}\r\n\r\n".encode() + b'{"input": "stal')
-        reply = sock.recv(4096).decode()
+        reply = read_response(sock)
     assert reply.startswith("HTTP/1.1 408") and 2.5 < time.monotonic() - start < 6
     assert "did not arrive within 3s" in reply and "15 bytes were received" in reply
     assert httpx.post(embed_url(limited), json={"input": "after"}).status_code == 200
@@ -142,7 +142,7 @@ def test_a_trickled_request_head_gets_408_and_the_connection_closes(limited: Run
 def test_a_connection_that_sends_nothing_is_closed_after_the_request_timeout(limited: Running) -> None:
     with socket.create_connection(("127.0.0.1", limited.settings.http_port), timeout=10) as sock:
         start = time.monotonic()
-        reply = sock.recv(4096).decode()
+        reply = read_response(sock)
         assert reply.startswith("HTTP/1.1 408") and 2.5 < time.monotonic() - start < 6
         assert sock.recv(4096) == b""
 

@@ -20,6 +20,7 @@ import pytest
 from server.launch import free_port, wait_ready
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
+from tests.server.harness import read_response
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,17 +147,12 @@ def test_an_upload_still_arriving_when_the_drain_runs_out_gets_a_503(default_bun
             time.sleep(0.5)  # the route is reading the body; the rest never comes
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            answer = b""
-            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
-                chunk = upload.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
-        head, _, payload = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 503"), answer
+            answer = read_response(upload)
+        head, _, payload = answer.partition("\r\n\r\n")
+        assert head.startswith("HTTP/1.1 503"), answer
         error = json.loads(payload)["error"]
         assert error["type"] == "unavailable" and "while the request body was arriving" in error["message"]
-        assert b"retry-after: 1" in head.lower()
+        assert "retry-after: 1" in head.lower()
         assert process.wait(timeout=30) == 0
         assert time.monotonic() - signalled < 6  # the drain (1 s) and the cut-off's grace, not --request-timeout
         assert "Traceback" not in log_path.read_text()
