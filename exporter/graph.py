@@ -13,15 +13,15 @@ import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.optimizer import optimize_model
 
-from exporter.head import EmbeddingHead
 from lexsent.padding import IntArray
 
 log = logging.getLogger(__name__)
 OPSET = 17
 
 
-def export_onnx(head: EmbeddingHead, sample: dict[str, IntArray], inputs: list[str], path: Path) -> None:
-    """Trace with dynamic batch and sequence axes; `inputs` decides whether token_type_ids is an input."""
+def export_onnx(head: torch.nn.Module, sample: dict[str, IntArray], inputs: list[str], path: Path) -> None:
+    """Trace with dynamic batch and sequence axes (a packed graph's batch is always 1 row, its output one
+    vector per input); `inputs` are the graph's, padded (with or without token_type_ids) or packed."""
     args = tuple(torch.from_numpy(sample[name]) for name in inputs)
     axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
     axes["embedding"] = {0: "batch"}

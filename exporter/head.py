@@ -46,3 +46,39 @@ class EmbeddingHead(nn.Module):
         if self.normalize:
             pooled = nn.functional.normalize(pooled, p=2.0, dim=-1)
         return pooled
+
+
+class PackedHead(nn.Module):
+    """The same embedding over packed rows (`lexsent.packing`): one row [1, T] of several inputs,
+    `segment_ids` naming each token's input and `position_ids` restarting per input; returns [inputs,
+    H]. Attention is masked to each input's own tokens, so every vector is the one `EmbeddingHead`
+    gives that input alone (checked by the exporter's parity run against it)."""
+
+    def __init__(self, backbone: nn.Module, pooling: Pooling, normalize: bool) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.pooling = pooling
+        self.normalize = normalize
+
+    def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        segments = segment_ids[0]
+        same = segments[:, None] == segments[None, :]  # [T, T]: token i may attend to token j
+        floor = torch.finfo(torch.float32).min
+        mask = torch.zeros(same.shape, dtype=torch.float32).masked_fill(~same, floor)[None, None]
+        hidden = self.backbone(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            token_type_ids=torch.zeros_like(input_ids),
+        ).last_hidden_state[0]  # [T, H]
+        member = torch.arange(segments.max() + 1)[:, None] == segments[None, :]  # [inputs, T]
+        if self.pooling is Pooling.CLS:
+            pooled = hidden[position_ids[0] == 0]
+        elif self.pooling is Pooling.MEAN:
+            weights = member.to(hidden.dtype)
+            pooled = weights @ hidden / weights.sum(dim=1, keepdim=True)
+        else:
+            pooled = hidden[None].masked_fill(~member[:, :, None], torch.finfo(hidden.dtype).min).max(dim=1).values
+        if self.normalize:
+            pooled = nn.functional.normalize(pooled, p=2.0, dim=-1)
+        return pooled

@@ -11,25 +11,26 @@ import onnxruntime as ort
 
 from lexsent.errors import ExportError
 from lexsent.manifest import Parity
-from lexsent.padding import IntArray, pad_batch
+from lexsent.packing import graph_feed
 from lexsent.tokenizer import Tokenized
 
-Feed = dict[str, IntArray]
-Runner = Callable[[Feed], npt.NDArray[np.float32]]
+# One run of a model on a batch of tokenised inputs: the torch source pads them, an ONNX graph takes them
+# as its inputs say (padded or packed, `lexsent.packing.graph_feed`), so each side is fed its own way.
+Runner = Callable[[Sequence[Tokenized]], npt.NDArray[np.float32]]
 
 FP32_MAX_ABS_DIFF = 1e-4
 INT8_MIN_MEAN_COSINE = 0.99
 
 
-def onnx_runner(model: Path, threads: int) -> Runner:
+def onnx_runner(model: Path, threads: int, pad_id: int) -> Runner:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
 
-    def run(feed: Feed) -> npt.NDArray[np.float32]:
-        return np.asarray(session.run(["embedding"], {k: feed[k] for k in names})[0], dtype=np.float32)
+    def run(items: Sequence[Tokenized]) -> npt.NDArray[np.float32]:
+        return np.asarray(session.run(["embedding"], graph_feed(names, items, pad_id))[0], dtype=np.float32)
 
     return run
 
@@ -40,15 +41,12 @@ def _cosines(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDAr
     return np.asarray((a64 * b64).sum(axis=1) / np.maximum(norms, 1e-12))
 
 
-def measure(
-    reference: Runner, candidate: Runner, batches: Sequence[Sequence[Tokenized]], pad_id: int, name: str
-) -> Parity:
+def measure(reference: Runner, candidate: Runner, batches: Sequence[Sequence[Tokenized]], name: str) -> Parity:
     """Run both on every probe batch; report the worst absolute difference and the cosines."""
     diffs: list[float] = []
     cosines: list[npt.NDArray[np.float64]] = []
     for batch in batches:
-        feed = pad_batch(batch, pad_id)
-        want, got = reference(feed), candidate(feed)
+        want, got = reference(batch), candidate(batch)
         if want.shape != got.shape:
             raise ExportError(f"parity: output shape {got.shape} differs from reference {want.shape}")
         if not (np.isfinite(want).all() and np.isfinite(got).all()):

@@ -19,7 +19,7 @@ from lexsent.batching import plan_batches
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError, InvalidInputError
 from lexsent.manifest import MANIFEST_FILE, Manifest
-from lexsent.padding import pad_batch
+from lexsent.packing import PACKED_INPUTS, graph_feed, is_packed, plan_rows
 from lexsent.tokenizer import Label, LongInputPolicy, TextTokenizer, Tokenized, input_label
 
 Vectors = npt.NDArray[np.float32]
@@ -108,7 +108,8 @@ class Encoder:
         on_gpu = "CUDAExecutionProvider" in self.session.get_providers()
         self.max_batch_tokens = max_batch_tokens or (CUDA_RUN_TOKENS if on_gpu else CPU_RUN_TOKENS)
         self._inputs = [i.name for i in self.session.get_inputs()]
-        missing = {"input_ids", "attention_mask"} - set(self._inputs)
+        self.packed = is_packed(self._inputs)
+        missing = set(PACKED_INPUTS if self.packed else ["input_ids", "attention_mask"]) - set(self._inputs)
         if missing:
             raise BundleError(f"{bundle.model_path}: graph lacks inputs {sorted(missing)}")
         self._require_output_dim()
@@ -144,21 +145,22 @@ class Encoder:
         return self.tokenizer(texts, policy, label=label)
 
     def run(self, items: Sequence[Tokenized], abandoned: Callable[[], bool] | None = None) -> Vectors:
-        """Embed tokenised inputs in length-sorted runs of at most `max_batch_tokens` padded tokens;
-        rows come back in input order. `abandoned` is asked before each run after the first, and a true
-        answer raises `RunAbandonedError`: a server stops a large batch whose callers have all gone."""
+        """Embed tokenised inputs in runs of at most `max_batch_tokens` tokens — packed rows for a packed
+        graph (`lexsent.packing`), else length-sorted padded batches, counting the padding; rows come back
+        in input order. `abandoned` is asked before each run after the first, and a true answer raises
+        `RunAbandonedError`: a server stops a large batch whose callers have all gone."""
         out = np.empty((len(items), self.dim), dtype=np.float32)
         lengths = [len(t) for t in items]
-        for number, batch in enumerate(plan_batches(lengths, self.max_batch_tokens, self.max_batch_size)):
+        plan = plan_rows if self.packed else plan_batches
+        for number, batch in enumerate(plan(lengths, self.max_batch_tokens, self.max_batch_size)):
             if number and abandoned is not None and abandoned():
                 raise RunAbandonedError(f"stopped after {number} runs")
             out[batch] = self._run_batch([items[i] for i in batch])
         return out
 
     def _run_batch(self, items: Sequence[Tokenized]) -> Vectors:
-        feed = pad_batch(items, self.tokenizer.pad_id)
-        result = self.session.run(["embedding"], {k: feed[k] for k in self._inputs})
-        return np.asarray(result[0], dtype=np.float32)
+        feed = graph_feed(self._inputs, items, self.tokenizer.pad_id)
+        return np.asarray(self.session.run(["embedding"], feed)[0], dtype=np.float32)
 
     def embed(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> Embeddings:
         tokens = self.tokenize(texts, policy)

@@ -42,9 +42,14 @@ def test_every_family_exports_with_parity(family: str, tmp_path: Path) -> None:
     enc = lexsent.load(out)
     assert enc.manifest.parity.max_abs_diff <= 1e-4
     assert enc.manifest.parity.probes >= 10
-    has_types = family in ("bert", "minilm")
-    assert ("token_type_ids" in enc.manifest.inputs) is has_types
-    got = enc.encode(TEXTS)  # padded batch at run time
+    # BERT-style families take packed rows (no token types: single inputs are all type 0); the others
+    # padded batches, with token types where the model has more than one
+    packed = family in ("bert", "minilm")
+    assert enc.packed is packed
+    assert enc.manifest.inputs == (
+        ["input_ids", "segment_ids", "position_ids"] if packed else ["input_ids", "attention_mask"]
+    )
+    got = enc.encode(TEXTS)  # one packed row, or one padded batch, at run time
     want = _reference(src, out, TEXTS, "mean", True)
     np.testing.assert_allclose(got, want, atol=1e-4)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,13 @@ import onnx
 import torch
 
 import lexsent
-from exporter.parity import Feed, Runner, measure, onnx_runner, require_fp32
+from exporter.parity import Runner, measure, onnx_runner, require_fp32
 from exporter.probes import probe_batches
 from exporter.staging import publish, staging_dir
 from lexsent.fingerprint import fingerprint_files
 from lexsent.manifest import MODEL_FILE, TOKENIZER_FILE, Manifest, ModelKind, Pooling, Precision
 from lexsent.padding import pad_batch
-from lexsent.tokenizer import TextTokenizer
+from lexsent.tokenizer import TextTokenizer, Tokenized
 from training.multilingual.bilstm import BiLstmEncoder, EncoderConfig, PooledEncoder
 
 OPSET = 17
@@ -39,8 +40,9 @@ def load_encoder(checkpoint: Path) -> tuple[BiLstmEncoder, dict[str, Any]]:
     return encoder.eval(), saved
 
 
-def _torch_runner(model: PooledEncoder) -> Runner:
-    def run(feed: Feed) -> npt.NDArray[np.float32]:
+def _torch_runner(model: PooledEncoder, pad_id: int) -> Runner:
+    def run(items: Sequence[Tokenized]) -> npt.NDArray[np.float32]:
+        feed = pad_batch(items, pad_id)
         with torch.no_grad():
             out = model(torch.from_numpy(feed["input_ids"]), torch.from_numpy(feed["attention_mask"]))
         return np.asarray(out.numpy(), dtype=np.float32)
@@ -81,7 +83,10 @@ def export_encoder(
             )
         onnx.checker.check_model(str(staging / MODEL_FILE))
         parity = measure(
-            _torch_runner(model), onnx_runner(staging / MODEL_FILE, threads), batches, tokenizer.pad_id, "torch"
+            _torch_runner(model, tokenizer.pad_id),
+            onnx_runner(staging / MODEL_FILE, threads, tokenizer.pad_id),
+            batches,
+            "torch",
         )
         require_fp32(parity)
         manifest = Manifest(
