@@ -19,7 +19,7 @@ from lexsent.batching import plan_batches
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError, InvalidInputError
 from lexsent.manifest import MANIFEST_FILE, Manifest
-from lexsent.packing import PACKED_INPUTS, graph_feed, is_packed, plan_rows
+from lexsent.packing import MAX_ROW_TOKENS, PACKED_INPUTS, graph_feed, is_packed, plan_rows
 from lexsent.tokenizer import Label, LongInputPolicy, TextTokenizer, Tokenized, input_label
 
 Vectors = npt.NDArray[np.float32]
@@ -151,8 +151,11 @@ class Encoder:
         `RunAbandonedError`: a server stops a large batch whose callers have all gone."""
         out = np.empty((len(items), self.dim), dtype=np.float32)
         lengths = [len(t) for t in items]
-        plan = plan_rows if self.packed else plan_batches
-        for number, batch in enumerate(plan(lengths, self.max_batch_tokens, self.max_batch_size)):
+        if self.packed:
+            plan = plan_rows(lengths, min(self.max_batch_tokens, MAX_ROW_TOKENS), self.max_batch_size)
+        else:
+            plan = plan_batches(lengths, self.max_batch_tokens, self.max_batch_size)
+        for number, batch in enumerate(plan):
             if number and abandoned is not None and abandoned():
                 raise RunAbandonedError(f"stopped after {number} runs")
             out[batch] = self._run_batch([items[i] for i in batch])

@@ -18,6 +18,9 @@ from lexsent.padding import IntArray, pad_batch
 from lexsent.tokenizer import Tokenized
 
 PACKED_INPUTS = ["input_ids", "segment_ids", "position_ids"]
+# A row's attention costs the square of its length, so rows stay at most this long whatever the run
+# budget (CUDA's budget of 8,192 padded tokens would be a 8,192² mask as one row).
+MAX_ROW_TOKENS = 512
 
 
 def is_packed(inputs: Sequence[str]) -> bool:
