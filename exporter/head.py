@@ -49,10 +49,10 @@ class EmbeddingHead(nn.Module):
 
 
 class PackedHead(nn.Module):
-    """The same embedding over packed rows (`lexsent.packing`): one row [1, T] of several inputs,
-    `segment_ids` naming each token's input and `position_ids` restarting per input; returns [inputs,
-    H]. Attention is masked to each input's own tokens, so every vector is the one `EmbeddingHead`
-    gives that input alone (checked by the exporter's parity run against it)."""
+    """The same embedding over packed rows (`lexsent.packing`): rows [R, T] of several inputs each,
+    `segment_ids` numbering the inputs across rows (-1: a row's padding) and `position_ids` restarting
+    per input; returns [inputs, H] in segment order. Attention is masked to each input's own tokens, so
+    every vector is the one `EmbeddingHead` gives that input alone (the exporter's parity run checks it)."""
 
     def __init__(self, backbone: nn.Module, pooling: Pooling, normalize: bool) -> None:
         super().__init__()
@@ -61,24 +61,25 @@ class PackedHead(nn.Module):
         self.normalize = normalize
 
     def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
-        segments = segment_ids[0]
-        same = segments[:, None] == segments[None, :]  # [T, T]: token i may attend to token j
+        same = segment_ids[:, :, None] == segment_ids[:, None, :]  # [R, T, T]: token i may attend to token j
         floor = torch.finfo(torch.float32).min
-        mask = torch.zeros(same.shape, dtype=torch.float32).masked_fill(~same, floor)[None, None]
+        mask = torch.zeros(same.shape, dtype=torch.float32).masked_fill(~same, floor)[:, None]
         hidden = self.backbone(
             input_ids=input_ids,
             attention_mask=mask,
             position_ids=position_ids,
             token_type_ids=torch.zeros_like(input_ids),
-        ).last_hidden_state[0]  # [T, H]
-        member = torch.arange(segments.max() + 1)[:, None] == segments[None, :]  # [inputs, T]
+        ).last_hidden_state
+        tokens = hidden.flatten(0, 1)  # [R·T, H], row after row (H stays a static width in the graph)
+        segments = segment_ids.reshape(-1)
+        member = torch.arange(segments.max() + 1)[:, None] == segments[None, :]  # [inputs, R·T]
         if self.pooling is Pooling.CLS:
-            pooled = hidden[position_ids[0] == 0]
+            pooled = tokens[(position_ids.reshape(-1) == 0) & (segments >= 0)]
         elif self.pooling is Pooling.MEAN:
-            weights = member.to(hidden.dtype)
-            pooled = weights @ hidden / weights.sum(dim=1, keepdim=True)
+            weights = member.to(tokens.dtype)
+            pooled = weights @ tokens / weights.sum(dim=1, keepdim=True)
         else:
-            pooled = hidden[None].masked_fill(~member[:, :, None], torch.finfo(hidden.dtype).min).max(dim=1).values
+            pooled = tokens[None].masked_fill(~member[:, :, None], torch.finfo(tokens.dtype).min).max(dim=1).values
         if self.normalize:
             pooled = nn.functional.normalize(pooled, p=2.0, dim=-1)
         return pooled

@@ -19,7 +19,8 @@ from lexsent.batching import plan_batches
 from lexsent.bundle import Bundle
 from lexsent.errors import BundleError, InvalidInputError
 from lexsent.manifest import MANIFEST_FILE, Manifest
-from lexsent.packing import MAX_ROW_TOKENS, PACKED_INPUTS, graph_feed, is_packed, plan_rows
+from lexsent.packing import MAX_ROW_TOKENS, PACKED_INPUTS, is_packed, pack_rows, plan_runs
+from lexsent.padding import pad_batch
 from lexsent.tokenizer import Label, LongInputPolicy, TextTokenizer, Tokenized, input_label
 
 Vectors = npt.NDArray[np.float32]
@@ -152,18 +153,21 @@ class Encoder:
         out = np.empty((len(items), self.dim), dtype=np.float32)
         lengths = [len(t) for t in items]
         if self.packed:
-            plan = plan_rows(lengths, min(self.max_batch_tokens, MAX_ROW_TOKENS), self.max_batch_size)
+            row_tokens = min(self.max_batch_tokens, MAX_ROW_TOKENS)
+            runs = plan_runs(lengths, row_tokens, self.max_batch_tokens, self.max_batch_size)
         else:
-            plan = plan_batches(lengths, self.max_batch_tokens, self.max_batch_size)
-        for number, batch in enumerate(plan):
+            runs = [[batch] for batch in plan_batches(lengths, self.max_batch_tokens, self.max_batch_size)]
+        for number, rows in enumerate(runs):
             if number and abandoned is not None and abandoned():
                 raise RunAbandonedError(f"stopped after {number} runs")
-            out[batch] = self._run_batch([items[i] for i in batch])
+            out[[i for row in rows for i in row]] = self._run([[items[i] for i in row] for row in rows])
         return out
 
-    def _run_batch(self, items: Sequence[Tokenized]) -> Vectors:
-        feed = graph_feed(self._inputs, items, self.tokenizer.pad_id)
-        return np.asarray(self.session.run(["embedding"], feed)[0], dtype=np.float32)
+    def _run(self, rows: list[list[Tokenized]]) -> Vectors:
+        """One onnxruntime call: packed rows, or (a padded graph) one batch, `rows[0]`."""
+        pad_id = self.tokenizer.pad_id
+        feed = pack_rows(rows, pad_id) if self.packed else pad_batch(rows[0], pad_id)
+        return np.asarray(self.session.run(["embedding"], {k: feed[k] for k in self._inputs})[0], dtype=np.float32)
 
     def embed(self, texts: Sequence[object], policy: LongInputPolicy | None = None) -> Embeddings:
         tokens = self.tokenize(texts, policy)

@@ -28,35 +28,65 @@ def is_packed(inputs: Sequence[str]) -> bool:
     return "segment_ids" in inputs
 
 
-def pack_row(items: Sequence[Tokenized]) -> dict[str, IntArray]:
-    """One row [1, total tokens] holding `items` end to end."""
-    ids = np.concatenate([np.asarray(t.ids, dtype=np.int64) for t in items])
-    segments = np.repeat(np.arange(len(items), dtype=np.int64), [len(t) for t in items])
-    positions = np.concatenate([np.arange(len(t), dtype=np.int64) for t in items])
-    return {"input_ids": ids[None], "segment_ids": segments[None], "position_ids": positions[None]}
+def pack_rows(rows: Sequence[Sequence[Tokenized]], pad_id: int) -> dict[str, IntArray]:
+    """Rows [len(rows), longest row's tokens], each holding its inputs end to end. Inputs are numbered
+    across rows in order (the graph returns their vectors in that order); a short row's tail is padding,
+    segment -1, which belongs to no input."""
+    width = max(sum(len(t) for t in row) for row in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    segments = np.full((len(rows), width), -1, dtype=np.int64)
+    positions = np.zeros((len(rows), width), dtype=np.int64)
+    number = 0
+    for r, row in enumerate(rows):
+        start = 0
+        for tok in row:
+            stop = start + len(tok)
+            ids[r, start:stop] = tok.ids
+            segments[r, start:stop] = number
+            positions[r, start:stop] = np.arange(len(tok))
+            start, number = stop, number + 1
+    return {"input_ids": ids, "segment_ids": segments, "position_ids": positions}
 
 
 def graph_feed(inputs: Sequence[str], items: Sequence[Tokenized], pad_id: int) -> dict[str, IntArray]:
-    """The feed of one run of `items` for a graph taking `inputs`: a packed row or a padded batch."""
-    feed = pack_row(items) if is_packed(inputs) else pad_batch(items, pad_id)
+    """The feed of one run of `items` (vectors come back in their order) for a graph taking `inputs`: a
+    padded batch, or two packed rows, each half of `items`, so a check of a packed graph on it covers
+    inputs sharing a row, rows of different lengths and a row's padding."""
+    if not is_packed(inputs):
+        feed = pad_batch(items, pad_id)
+    else:
+        half = (len(items) + 1) // 2
+        feed = pack_rows([items[:half], items[half:]] if len(items) > 1 else [items], pad_id)
     return {name: feed[name] for name in inputs}
 
 
-def plan_rows(lengths: Sequence[int], max_row_tokens: int, max_row_inputs: int = 256) -> list[list[int]]:
-    """Group indices into rows of at most `max_row_tokens` tokens (attention costs the square of a row's
-    length, so rows stay short) and `max_row_inputs` inputs, longest first. A row holds no padding, so
-    a row left part-empty costs nothing; an input longer than the budget gets a row of its own."""
-    if max_row_tokens <= 0 or max_row_inputs <= 0:
-        raise ValueError("max_row_tokens and max_row_inputs must be positive")
+def plan_runs(
+    lengths: Sequence[int], max_row_tokens: int, max_run_tokens: int, max_run_inputs: int = 256
+) -> list[list[list[int]]]:
+    """Runs of rows of input indices. Rows hold at most `max_row_tokens` tokens (attention costs the
+    square of a row's length, so rows stay short), filled longest first, so they come out nearly full and
+    of similar length; a run takes rows while rows × its longest row stays within `max_run_tokens` (the
+    padded-token budget a padded batch has too) and its inputs within `max_run_inputs`. On CPU the
+    budget is one row; with CUDA's, a run is many. An input longer than a row gets a row of its own."""
+    if min(max_row_tokens, max_run_tokens, max_run_inputs) <= 0:
+        raise ValueError("max_row_tokens, max_run_tokens and max_run_inputs must be positive")
     rows: list[list[int]] = []
-    current: list[int] = []
-    used = 0
+    used: list[int] = []
     for i in sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True):
-        if current and (used + lengths[i] > max_row_tokens or len(current) >= max_row_inputs):
-            rows.append(current)
-            current, used = [], 0
-        current.append(i)
-        used += lengths[i]
-    if current:
-        rows.append(current)
-    return rows
+        if rows and used[-1] + lengths[i] <= max_row_tokens and len(rows[-1]) < max_run_inputs:
+            rows[-1].append(i)
+            used[-1] += lengths[i]
+        else:
+            rows.append([i])
+            used.append(lengths[i])
+    runs: list[list[list[int]]] = []
+    longest = inputs = 0
+    for row, tokens in zip(rows, used, strict=True):
+        width = max(longest, tokens)
+        if runs and (len(runs[-1]) + 1) * width <= max_run_tokens and inputs + len(row) <= max_run_inputs:
+            runs[-1].append(row)
+            longest, inputs = width, inputs + len(row)
+        else:
+            runs.append([row])
+            longest, inputs = tokens, len(row)
+    return runs

@@ -50,7 +50,7 @@ class ServerSettings(CoreSettings):
     read_only_api_key: SecretStr | None = Field(None, description="API key that may only read (no writes)")
     max_batch_tokens: int = Field(8192, gt=0, description="tokens of waiting requests one model batch may gather")
     max_run_tokens: int | None = Field(
-        None, gt=0, description="tokens per onnxruntime call: padded ones, or a packed row's (at most 512)"
+        None, gt=0, description="padded tokens per onnxruntime call (a packed graph's rows hold at most 512)"
     )
     batch_workers: int = Field(
         2, gt=0, le=16, description="batches per model run by onnxruntime at once (threads share --threads)"

@@ -63,6 +63,12 @@ def test_pooling_is_mask_aware(pooling: str, tmp_path: Path) -> None:
     batched = enc.encode(TEXTS)
     alone = np.stack([enc.encode([t])[0] for t in TEXTS])
     np.testing.assert_allclose(batched, alone, atol=1e-5)  # padding never changes a vector
+    # A run budget over a row's 512 tokens (CUDA's is 8,192) packs several rows into one run, padded to
+    # the longest: still each input's own vector, in input order.
+    many = [" ".join(["word"] * (3 + i % 29)) + f" number {i}" for i in range(80)]
+    wide = lexsent.load(out, max_batch_tokens=1200)
+    assert wide.packed
+    np.testing.assert_allclose(wide.encode(many), np.stack([enc.encode([t])[0] for t in many]), atol=1e-5)
     np.testing.assert_allclose(batched, _reference(src, out, TEXTS, pooling, False), atol=1e-4)
 
 
