@@ -83,13 +83,16 @@ def _uses_token_types(model: torch.nn.Module) -> bool:
     return accepts and int(getattr(model.config, "type_vocab_size", 0) or 0) > 1
 
 
-def _packs(model: torch.nn.Module) -> bool:
+def _packs(model: torch.nn.Module, pooling: Pooling) -> bool:
     """Whether the exported graph takes packed rows (`lexsent.packing`): BERT with absolute positions,
     whose forward takes explicit position ids and a 4-D attention mask. Others (RoBERTa's positions
     count from the padding id, DistilBERT takes no position ids, relative position schemes…) are
-    exported padded. Either way parity against the padded torch model decides whether the bundle is written."""
+    exported padded, and so is max pooling, whose per-input maximum over a run's tokens would hold an
+    [inputs, tokens, width] array (gigabytes for a CUDA run of 8,192 tokens). Either way parity against
+    the padded torch model decides whether the bundle is written."""
     config = model.config
-    return config.model_type == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute"
+    bert = config.model_type == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute"
+    return bert and pooling is not Pooling.MAX
 
 
 def _torch_runner(head: EmbeddingHead, pad_id: int) -> Runner:
@@ -133,7 +136,7 @@ def export_bundle(
     backbone = _load_backbone(source.backbone_path)
     padded_inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _uses_token_types(backbone) else [])
     head = EmbeddingHead(backbone, chosen_pooling, chosen_normalize, "token_type_ids" in padded_inputs).eval()
-    packed = _packs(backbone)
+    packed = _packs(backbone, chosen_pooling)
     exported: torch.nn.Module = PackedHead(backbone, chosen_pooling, chosen_normalize).eval() if packed else head
     inputs = PACKED_INPUTS if packed else padded_inputs
     with staging_dir(out) as staging:

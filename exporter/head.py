@@ -51,10 +51,13 @@ class EmbeddingHead(nn.Module):
 class PackedHead(nn.Module):
     """The same embedding over packed rows (`lexsent.packing`): rows [R, T] of several inputs each,
     `segment_ids` numbering the inputs across rows (-1: a row's padding) and `position_ids` restarting
-    per input; returns [inputs, H] in segment order. Attention is masked to each input's own tokens, so
-    every vector is the one `EmbeddingHead` gives that input alone (the exporter's parity run checks it)."""
+    per input; returns [inputs, H] in segment order, pooled by mean or cls. Attention is masked to each
+    input's own tokens, so every vector is the one `EmbeddingHead` gives that input alone (the
+    exporter's parity run checks it)."""
 
     def __init__(self, backbone: nn.Module, pooling: Pooling, normalize: bool) -> None:
+        if pooling is Pooling.MAX:  # exported padded instead (`exporter.export._packs`)
+            raise ValueError("packed graphs pool by mean or cls")
         super().__init__()
         self.backbone = backbone
         self.pooling = pooling
@@ -75,11 +78,9 @@ class PackedHead(nn.Module):
         member = torch.arange(segments.max() + 1)[:, None] == segments[None, :]  # [inputs, R·T]
         if self.pooling is Pooling.CLS:
             pooled = tokens[(position_ids.reshape(-1) == 0) & (segments >= 0)]
-        elif self.pooling is Pooling.MEAN:
+        else:
             weights = member.to(tokens.dtype)
             pooled = weights @ tokens / weights.sum(dim=1, keepdim=True)
-        else:
-            pooled = tokens[None].masked_fill(~member[:, :, None], torch.finfo(tokens.dtype).min).max(dim=1).values
         if self.normalize:
             pooled = nn.functional.normalize(pooled, p=2.0, dim=-1)
         return pooled
