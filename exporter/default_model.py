@@ -41,8 +41,9 @@ def default_source(instead: str = ELSEWHERE) -> Path:
 
 
 # Bumped when the exporter writes another graph for the same source, so a cached default model made by
-# an older exporter is exported again rather than served as it is (2: packed rows, `lexsent.packing`).
-EXPORT_FORMAT = 2
+# an older exporter is exported again rather than served as it is (3: packed rows, `lexsent.packing`;
+# 2 was a one-row packed graph that only commits of 2026-12-02 made, before any release).
+EXPORT_FORMAT = 3
 
 
 def source_key(source: Path) -> str:

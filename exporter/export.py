@@ -136,14 +136,17 @@ def export_bundle(
     backbone = _load_backbone(source.backbone_path)
     padded_inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _uses_token_types(backbone) else [])
     head = EmbeddingHead(backbone, chosen_pooling, chosen_normalize, "token_type_ids" in padded_inputs).eval()
-    packed = _packs(backbone, chosen_pooling)
-    exported: torch.nn.Module = PackedHead(backbone, chosen_pooling, chosen_normalize).eval() if packed else head
-    inputs = PACKED_INPUTS if packed else padded_inputs
     with staging_dir(out) as staging:
         _copy_tokenizer(source.backbone_path, source.path, staging / TOKENIZER_FILE)
         tokenizer = TextTokenizer(staging / TOKENIZER_FILE, length)
         _require_matching_vocabulary(tokenizer.vocab_size, int(getattr(backbone.config, "vocab_size", 0) or 0), src)
         batches = probe_batches(tokenizer)
+        # A packed graph feeds token type 0 throughout: a tokenizer whose template types a single input
+        # otherwise (some do) gets the padded graph, which takes the tokenizer's type ids.
+        typed = any(any(item.type_ids) for batch in batches for item in batch)
+        packed = _packs(backbone, chosen_pooling) and not typed
+        exported: torch.nn.Module = PackedHead(backbone, chosen_pooling, chosen_normalize).eval() if packed else head
+        inputs = PACKED_INPUTS if packed else padded_inputs
         raw = staging / "raw.onnx"
         export_onnx(exported, graph_feed(inputs, batches[0], tokenizer.pad_id), inputs, raw)
         config = backbone.config

@@ -20,8 +20,8 @@ OPSET = 17
 
 
 def export_onnx(head: torch.nn.Module, sample: dict[str, IntArray], inputs: list[str], path: Path) -> None:
-    """Trace with dynamic batch and sequence axes (a packed graph's batch is always 1 row, its output one
-    vector per input); `inputs` are the graph's, padded (with or without token_type_ids) or packed."""
+    """Trace with dynamic batch and sequence axes (for a packed graph: rows, and one output vector per
+    input); `inputs` are the graph's, padded (with or without token_type_ids) or packed."""
     args = tuple(torch.from_numpy(sample[name]) for name in inputs)
     axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
     axes["embedding"] = {0: "batch"}

@@ -1,10 +1,10 @@
-"""Packed runs: several inputs laid end to end in one row, so a run computes no padding.
+"""Packed runs: several inputs laid end to end in each row, so a run computes (almost) no padding.
 
 A batch of short inputs of mixed length, which is what a server gathers from concurrent requests,
 pads every row to its longest: with 10–30-token inputs a quarter of the work is padding. A packed
-graph (`PACKED_INPUTS`) instead takes one row of all the inputs' tokens, `segment_ids` saying which
-input each token belongs to (attention stays within an input, pooling is per input) and
-`position_ids` restarting at 0 for each, and returns one embedding per input. The exporter writes
+graph (`PACKED_INPUTS`) instead takes rows that each hold several inputs' tokens, `segment_ids` saying
+which input each token belongs to (attention stays within an input, pooling is per input; -1 marks a
+short row's tail) and `position_ids` restarting at 0 for each, and returns one embedding per input. The exporter writes
 such a graph for BERT-style encoders and checks it against the padded torch model (`exporter.export`).
 """
 

@@ -54,6 +54,30 @@ def test_every_family_exports_with_parity(family: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 
+def test_a_tokenizer_that_types_single_inputs_gets_the_padded_graph(tmp_path: Path) -> None:
+    """A packed graph feeds token type 0; a template that gives single inputs type 1 must keep its types."""
+    src = make_tiny_model("bert", tmp_path / "src")
+    spec = json.loads((src / "tokenizer.json").read_text())
+    processor = spec["post_processor"]
+    if processor["type"] == "BertProcessing":  # rewrite it as the equivalent template, typed 1
+        (cls, cls_id), (sep, sep_id) = processor["cls"], processor["sep"]
+        processor = spec["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": cls}}, {"Sequence": {"id": "A"}}, {"SpecialToken": {"id": sep}}],
+            "pair": [{"Sequence": {"id": "A"}}, {"Sequence": {"id": "B"}}],
+            "special_tokens": {
+                cls: {"id": cls, "ids": [cls_id], "tokens": [cls]},
+                sep: {"id": sep, "ids": [sep_id], "tokens": [sep]},
+            },
+        }
+    for piece in processor["single"]:
+        next(iter(piece.values()))["type_id"] = 1
+    (src / "tokenizer.json").write_text(json.dumps(spec))
+    enc = lexsent.load(export_bundle(src, tmp_path / "typed"))
+    assert not enc.packed and "token_type_ids" in enc.manifest.inputs
+    assert enc.manifest.parity.max_abs_diff <= 1e-4
+
+
 @pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
 def test_pooling_is_mask_aware(pooling: str, tmp_path: Path) -> None:
     src = make_tiny_model("bert", tmp_path / "src")

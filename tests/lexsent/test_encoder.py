@@ -66,6 +66,15 @@ def test_vectors_independent_of_batching(tiny_bundle: Path) -> None:
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)  # manifest says normalized
 
 
+def test_the_default_model_gives_the_same_vectors_with_a_cuda_sized_run_budget(default_bundle: Path) -> None:
+    """With CUDA's 8,192 tokens a packed run holds many rows; a cached bundle whose graph took one row
+    (an export format of this project's past) fails here, not first on a GPU."""
+    texts = [f"item {i}: " + "a longer sentence " * (i % 9) for i in range(120)]
+    wide = lexsent.load(default_bundle, max_batch_tokens=8192)
+    narrow = lexsent.load(default_bundle)
+    np.testing.assert_allclose(wide.encode(texts), narrow.encode(texts), atol=1e-5)
+
+
 def test_a_run_stops_between_batches_once_abandoned(tiny_bundle: Path) -> None:
     from lexsent.encoder import RunAbandonedError
 
