@@ -60,9 +60,9 @@ if TYPE_CHECKING:
 
 
 SAMPLES = 16  # stored points a resume checks besides the binary search's, spread evenly over the prefix
-# Statuses of a refused upsert that are the records' fault (HTTP; gRPC's code name): not auth, a missing
-# collection, a full queue or a draining server, which a batch's range would only mislead about.
-RECORDS_FAULT = {400, 413, 422, "INVALID_ARGUMENT"}
+# HTTP statuses of a refused upsert that are the records' fault (ingest talks HTTP only): not auth, a
+# missing collection, a full queue or a draining server, which a batch's range would only mislead about.
+RECORDS_FAULT = {400, 413, 422}
 # How the server names a point of a request: "vector 3 (0-based)", "metadata 3 (0-based)" (the collection's
 # checks), "points[3]", "points[3].text" (the service's). Nothing else is rewritten.
 _POSITION = re.compile(r"\b(vector|metadata) (\d+) \(0-based\)|\bpoints\[(\d+)\](?:\.(text|vector)\b)?")

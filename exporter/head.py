@@ -75,10 +75,10 @@ class PackedHead(nn.Module):
         ).last_hidden_state
         tokens = hidden.flatten(0, 1)  # [R·T, H], row after row (H stays a static width in the graph)
         segments = segment_ids.reshape(-1)
-        member = torch.arange(segments.max() + 1)[:, None] == segments[None, :]  # [inputs, R·T]
         if self.pooling is Pooling.CLS:
             pooled = tokens[(position_ids.reshape(-1) == 0) & (segments >= 0)]
         else:
+            member = torch.arange(segments.max() + 1)[:, None] == segments[None, :]  # [inputs, R·T]
             weights = member.to(tokens.dtype)
             pooled = weights @ tokens / weights.sum(dim=1, keepdim=True)
         if self.normalize:
