@@ -4,8 +4,9 @@ Same machine, same model (all-MiniLM-L6-v2; lexsent fp32 and int8 bundles, infin
 weights with its torch engine), same thread count for every engine, same inputs (English gettext UI
 strings of 10–30 tokens), one input per request — the shape of an embedding API under load (or
 `--inputs-per-request N`, the shape of a client that sends lists, as bulk indexing does). Each
-server runs as its own process; the load generator (asyncio, one process) shares the machine, for
-all engines alike. Prints throughput (inputs/s) and p50/p99 latency per concurrency, plus ratios.
+server runs as its own process; the load generator (asyncio, one process, the lean clients of
+bench/loadgen.py) shares the machine, for all engines alike. Prints throughput (inputs/s), p50/p99
+latency and the CPU time per input of the server and of the load generator per concurrency, plus ratios.
 
     python -m bench.serve [--threads 2] [--requests 384] [--concurrency 1 16 64] [--inputs-per-request 1]
                           [--skip-infinity]
@@ -32,23 +33,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, context
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import grpc
-import httpx
-
 import lexsent
 from bench._record import write_result
 from bench.encode import corpora
+from bench.loadgen import GrpcUnary, KeepAlive
 from exporter.default_model import default_source, ensure_default_model
 from exporter.export import int8_path
 from lexsent.settings import CoreSettings
 from server.launch import free_port, wait_ready
-from server.proto_gen import embeddings_pb2 as pb
-from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parent.parent
 PEER = REPO / ".venv-peers" / "bin" / "infinity_emb"
 Send = Callable[[Sequence[str]], Awaitable[None]]
 PAIRED = 64  # single requests per model and round paired with an in-process encode
+INFINITY = "infinity-emb (torch)"
 
 
 @dataclass
@@ -61,6 +59,7 @@ class InProcess:
     at_concurrency: dict[int, float]
     single_ms: float
     paired_s: list[tuple[float, float]]  # (one HTTP request, the same text in process), taken alternately
+    cpu_ms: float  # CPU time per input at batch 32, all of this process's threads
 
 
 @dataclass
@@ -71,6 +70,22 @@ class Row:
     throughput: float  # inputs per second
     p50_ms: float
     p99_ms: float
+    server_cpu_ms: float  # the server process's CPU time per input, all its threads
+    client_cpu_ms: float  # the load generator's CPU time per input
+
+
+@dataclass
+class Load:
+    rate: float  # inputs per second
+    latencies: list[float]  # per request, s
+    server_cpu_s: float
+    client_cpu_s: float
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU time of process `pid` so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -79,10 +94,11 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 async def load(
-    send: Send, texts: Sequence[str], concurrency: int, requests: int, per_request: int = 1
-) -> tuple[float, list[float]]:
-    """`requests` calls of `per_request` inputs each from `concurrency` workers; returns (inputs/s,
-    per-request latencies in s). `texts` holds 8 warm-up texts, then `requests * per_request` fresh ones."""
+    send: Send, texts: Sequence[str], concurrency: int, requests: int, server: int, per_request: int = 1
+) -> Load:
+    """`requests` calls of `per_request` inputs each from `concurrency` workers, with the CPU time the
+    server process (pid `server`) and this one spent meanwhile. `texts` holds 8 warm-up texts, then
+    `requests * per_request` fresh ones."""
     for text in texts[:8]:  # warm-up: connections, allocator, first-batch graph setup
         await send([text])
     texts = texts[8:]
@@ -95,18 +111,20 @@ async def load(
             await send(texts[i * per_request : (i + 1) * per_request])
             latencies.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
+    server_cpu, client_cpu, start = process_cpu_s(server), time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return requests * per_request / (time.perf_counter() - start), latencies
+    rate = requests * per_request / (time.perf_counter() - start)
+    return Load(rate, latencies, process_cpu_s(server) - server_cpu, time.process_time() - client_cpu)
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def process(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
+    """Run a server until it answers `ready_url`; yields its pid."""
     with log.open("w") as out:
         proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         try:
             wait_ready(ready_url, proc, timeout=300, log=log)
-            yield
+            yield proc.pid
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -121,19 +139,19 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 @contextmanager
-def lexsent_server(bundles: list[Path], threads: int, logs: Path) -> Iterator[tuple[str, str]]:
+def lexsent_server(bundles: list[Path], threads: int, logs: Path) -> Iterator[tuple[str, str, int]]:
     http_port, grpc_port = free_port(), free_port()
     command = [sys.executable, "-m", "cli.main", "serve", "--http-port", str(http_port)]
     command += ["--grpc-port", str(grpc_port), "--data-dir", str(logs / "data")]
     for bundle in bundles:
         command += ["--model", str(bundle)]
     base = f"http://127.0.0.1:{http_port}"
-    with process(command, thread_env(threads), f"{base}/health/ready", logs / "lexsent.log"):
-        yield base, f"127.0.0.1:{grpc_port}"
+    with process(command, thread_env(threads), f"{base}/health/ready", logs / "lexsent.log") as pid:
+        yield base, f"127.0.0.1:{grpc_port}", pid
 
 
 @contextmanager
-def infinity_server(threads: int, logs: Path) -> Iterator[str]:
+def infinity_server(threads: int, logs: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     command = [str(PEER), "v2", "--model-id", str(default_source()), "--served-model-name", "minilm"]
     command += ["--port", str(port), "--host", "127.0.0.1", "--engine", "torch", "--device", "cpu"]
@@ -142,39 +160,11 @@ def infinity_server(threads: int, logs: Path) -> Iterator[str]:
     env = {**thread_env(threads), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
     env["INFINITY_ANONYMOUS_USAGE_STATS"] = "0"
     base = f"http://127.0.0.1:{port}"
-    with process(command, env, f"{base}/health", logs / "infinity.log"):
-        yield base
+    with process(command, env, f"{base}/health", logs / "infinity.log") as pid:
+        yield base, pid
 
 
 Engine = Callable[[int], AbstractAsyncContextManager[Send]]
-
-
-class KeepAlive:
-    """A minimal HTTP/1.1 keep-alive connection: the load generator must cost far less CPU than the
-    servers it measures (httpx costs about as much per request as a server), or it skews the result."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
-        self.reader, self.writer, self.host = reader, writer, host
-
-    @classmethod
-    async def open(cls, base: str) -> KeepAlive:
-        url = httpx.URL(base)
-        reader, writer = await asyncio.open_connection(url.host, url.port)
-        return cls(reader, writer, f"{url.host}:{url.port}")
-
-    async def post(self, path: str, body: bytes) -> bytes:
-        head = f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-type: application/json\r\n"
-        self.writer.write(f"{head}content-length: {len(body)}\r\n\r\n".encode() + body)
-        headers = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
-        status = int(headers.split(" ", 2)[1])
-        length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
-        payload = await self.reader.readexactly(length)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
-        return payload
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def http_engine(base: str, path: str, model: str) -> Engine:
@@ -204,13 +194,15 @@ def http_engine(base: str, path: str, model: str) -> Engine:
 def grpc_engine(target: str, model: str) -> Engine:
     @asynccontextmanager
     async def open_(_: int) -> AsyncIterator[Send]:
-        async with grpc.aio.insecure_channel(target) as channel:
-            stub = pb_grpc.EmbeddingsStub(channel)
+        connection = await GrpcUnary.open(target)  # one connection, calls multiplexed, as a grpc channel does
 
-            async def send(texts: Sequence[str]) -> None:
-                await stub.Embed(pb.EmbedRequest(texts=pb.Texts(values=texts), model=model), timeout=120)
+        async def send(texts: Sequence[str]) -> None:
+            await connection.embed(list(texts), model)
 
+        try:
             yield send
+        finally:
+            connection.close()
 
     return open_
 
@@ -229,12 +221,12 @@ async def paired_single(send: Send, encoder: lexsent.Encoder, texts: Sequence[st
     return pairs
 
 
-def batched_rate(encoder: lexsent.Encoder, texts: Sequence[str], batch: int = 32) -> float:
-    """In-process reference: inputs/s encoding `texts` in batches of `batch`."""
-    start = time.perf_counter()
+def batched_rate(encoder: lexsent.Encoder, texts: Sequence[str], batch: int = 32) -> tuple[float, float]:
+    """In-process reference: (inputs/s, CPU s per input) encoding `texts` in batches of `batch`."""
+    cpu, start = time.process_time(), time.perf_counter()
     for i in range(0, len(texts), batch):
         encoder.encode(texts[i : i + batch])
-    return len(texts) / (time.perf_counter() - start)
+    return len(texts) / (time.perf_counter() - start), (time.process_time() - cpu) / len(texts)
 
 
 def single_p50_ms(encoder: lexsent.Encoder, texts: Sequence[str]) -> float:
@@ -248,16 +240,17 @@ def single_p50_ms(encoder: lexsent.Encoder, texts: Sequence[str]) -> float:
 
 async def measure(
     engines: dict[tuple[str, str], Engine],
+    servers: dict[str, int],
     encoders: dict[str, lexsent.Encoder],
     texts: list[str],
     args: argparse.Namespace,
 ) -> tuple[list[Row], dict[str, InProcess]]:
-    """Engines interleaved round by round, so drifting machine load hits all of them alike."""
+    """Engines interleaved round by round, so drifting machine load hits all of them alike; `servers`
+    maps each engine to the pid of the process serving it."""
     per_round = max(1, args.requests // args.rounds)
     per_request = args.inputs_per_request
-    rates: dict[tuple[str, str, int], list[float]] = {}
-    latencies: dict[tuple[str, str, int], list[float]] = {}
-    reference: dict[str, list[float]] = {name: [] for name in encoders}
+    loads: dict[tuple[str, str, int], list[Load]] = {}
+    reference: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
     at_concurrency: dict[tuple[str, int], list[float]] = {}
     singles: dict[str, list[float]] = {name: [] for name in encoders}
     paired: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
@@ -274,7 +267,7 @@ async def measure(
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
                 at_concurrency.setdefault((name, c), []).append(
-                    batched_rate(encoder, texts[: args.requests // 2], c * per_request)
+                    batched_rate(encoder, texts[: args.requests // 2], c * per_request)[0]
                 )
                 # measured every round, beside the servers' rounds, so machine drift hits them alike
                 singles[name].append(single_p50_ms(encoder, texts[:100]))
@@ -287,28 +280,33 @@ async def measure(
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
                     used = per_round * per_request + 8
-                    rate, lat = await load(send, texts[offset : offset + used], c, per_round, per_request)
+                    cell = await load(send, texts[offset : offset + used], c, per_round, servers[engine], per_request)
                 offset += used
-                rates.setdefault((engine, transport, c), []).append(rate)
-                latencies.setdefault((engine, transport, c), []).extend(lat)
+                loads.setdefault((engine, transport, c), []).append(cell)
             print(f"  c={c} round {r + 1}/{args.rounds} done", flush=True)
-    rows = [
-        Row(
-            e,
-            t,
-            c,
-            statistics.median(v),
-            1e3 * percentile(latencies[e, t, c], 0.5),
-            1e3 * percentile(latencies[e, t, c], 0.99),
+    rows = []
+    for (e, t, c), cells in loads.items():
+        latency = [x for cell in cells for x in cell.latencies]
+        inputs = per_round * per_request
+        rows.append(
+            Row(
+                e,
+                t,
+                c,
+                statistics.median(cell.rate for cell in cells),
+                1e3 * percentile(latency, 0.5),
+                1e3 * percentile(latency, 0.99),
+                1e3 * statistics.median(cell.server_cpu_s for cell in cells) / inputs,
+                1e3 * statistics.median(cell.client_cpu_s for cell in cells) / inputs,
+            )
         )
-        for (e, t, c), v in rates.items()
-    ]
     in_process = {
         name: InProcess(
-            statistics.median(v),
+            statistics.median(rate for rate, _ in v),
             {c: statistics.median(at_concurrency[name, c]) for c in args.concurrency},
             statistics.median(singles[name]),
             paired[name],
+            1e3 * statistics.median(cpu for _, cpu in v),
         )
         for name, v in reference.items()
     }
@@ -319,7 +317,7 @@ def report(rows: list[Row], reference: dict[str, InProcess], per_request: int) -
     head = f"{'engine':<28}{'transport':<10}{'conc':>5}{'inputs/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
     at_c = "b=c" if per_request == 1 else f"b=c*{per_request}"
     print(f"\n{per_request} input(s) per request; latencies are per request")
-    print(f"{head}{'x in-proc b32':>15}{'x in-proc ' + at_c:>17}")
+    print(f"{head}{'x in-proc b32':>15}{'x in-proc ' + at_c:>17}{'server CPU':>12}{'loadgen CPU':>13}")
     for r in rows:
         ref = reference.get(r.engine)
         b32, bc = (
@@ -329,12 +327,16 @@ def report(rows: list[Row], reference: dict[str, InProcess], per_request: int) -
         )
         print(
             f"{r.engine:<28}{r.transport:<10}{r.concurrency:>5}{r.throughput:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
-            f"{b32:>15}{bc:>17}"
+            f"{b32:>15}{bc:>17}{r.server_cpu_ms:>12.2f}{r.client_cpu_ms:>13.2f}"
         )
+    print("(CPU columns: ms of CPU time per input, all threads of the server / of the load generator)")
     for name, ref in reference.items():
         per_c = ", ".join(f"batch {c * per_request}: {rate:.0f}" for c, rate in ref.at_concurrency.items())
-        print(f"in-process {name}: batch 32: {ref.batched:.0f}/s ({per_c}); single encode p50 {ref.single_ms:.2f} ms")
-    peer = {r.concurrency: r for r in rows if r.engine.startswith("infinity")}
+        print(
+            f"in-process {name}: batch 32: {ref.batched:.0f}/s, {ref.cpu_ms:.2f} ms CPU per input ({per_c}); "
+            f"single encode p50 {ref.single_ms:.2f} ms"
+        )
+    peer = {r.concurrency: r for r in rows if r.engine == INFINITY}
     fp32 = next(iter(reference), None)
     if peer and fp32:
         print("\nlexsent / infinity-emb throughput (same model, same threads):")
@@ -374,19 +376,21 @@ def main() -> None:
     texts = corpora(next(iter(encoders.values())), short_n=100_000, long_n=0)["short"]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         logs = Path(tmp)
-        base, target = stack.enter_context(lexsent_server(bundles, args.threads, logs))
+        base, target, pid = stack.enter_context(lexsent_server(bundles, args.threads, logs))
         engines: dict[tuple[str, str], Engine] = {}
+        servers: dict[str, int] = {}
         for name in encoders:
             engines[name, "http"] = http_engine(base, "/v1/embeddings", name)
             engines[name, "grpc"] = grpc_engine(target, name)
+            servers[name] = pid
         if args.skip_infinity:
             pass
         elif PEER.exists():
-            peer = stack.enter_context(infinity_server(args.threads, logs))
-            engines["infinity-emb (torch)", "http"] = http_engine(peer, "/embeddings", "minilm")
+            peer, servers[INFINITY] = stack.enter_context(infinity_server(args.threads, logs))
+            engines[INFINITY, "http"] = http_engine(peer, "/embeddings", "minilm")
         else:
             print(f"infinity-emb not installed at {PEER}; skipped (see this module's docstring)")
-        rows, reference = asyncio.run(measure(engines, encoders, texts, args))
+        rows, reference = asyncio.run(measure(engines, servers, encoders, texts, args))
     report(rows, reference, args.inputs_per_request)
     in_process = {name: asdict(ref) for name, ref in reference.items()}
     write_result(args.out, args, rows=[asdict(r) for r in rows], in_process=in_process)
