@@ -75,6 +75,16 @@ class _Stream:
     body: bytearray = field(default_factory=bytearray)
 
 
+def _settle(done: asyncio.Future[bytes], outcome: bytes | Exception) -> None:
+    """Resolve a call's future unless its caller has gone (a cancelled call's future is cancelled)."""
+    if done.done():
+        return
+    if isinstance(outcome, Exception):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+
+
 class GrpcUnary(asyncio.Protocol):
     """Unary gRPC calls multiplexed over one HTTP/2 connection without TLS (h2c with prior knowledge).
 
@@ -162,7 +172,7 @@ class GrpcUnary(asyncio.Protocol):
             self._fail(f"server sent GOAWAY (error code {int.from_bytes(payload[4:8], 'big')})")
         elif kind == RST_STREAM and stream in self.streams:
             code = int.from_bytes(payload[:4], "big")
-            self.streams.pop(stream).done.set_exception(RuntimeError(f"stream reset (error code {code})"))
+            _settle(self.streams.pop(stream).done, RuntimeError(f"stream reset (error code {code})"))
         elif kind == DATA and stream in self.streams:
             self.received += len(payload)
             if flags & PADDED:
@@ -173,7 +183,7 @@ class GrpcUnary(asyncio.Protocol):
                 self.received = 0
         if kind in (DATA, HEADERS) and flags & END_STREAM and stream in self.streams:
             state = self.streams.pop(stream)
-            state.done.set_result(bytes(state.body))
+            _settle(state.done, bytes(state.body))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(f"connection lost ({exc!r})")
@@ -181,7 +191,7 @@ class GrpcUnary(asyncio.Protocol):
     def _fail(self, why: str) -> None:
         self.failure = why
         for state in self.streams.values():
-            state.done.set_exception(RuntimeError(f"connection failed: {why}"))
+            _settle(state.done, RuntimeError(f"connection failed: {why}"))
         self.streams.clear()
 
     def close(self) -> None:

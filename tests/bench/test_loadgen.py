@@ -90,3 +90,20 @@ def test_keep_alive_posts_in_turn_and_refuses_non_200(server: Running) -> None:
     got = np.array([json.loads(a)["data"][0]["embedding"] for a in answers])
     np.testing.assert_allclose(got, reference(server, TEXTS), atol=1e-6)
     assert "nope" in refused
+
+
+def test_grpc_unary_survives_a_cancelled_call(server: Running) -> None:
+    async def run() -> None:
+        connection = await GrpcUnary.open(server.grpc_target)
+        try:
+            call = asyncio.ensure_future(connection.embed(TEXTS, "tiny-bert"))
+            await asyncio.sleep(0)  # written, not yet answered
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            await connection.embed(TEXTS, "tiny-bert")  # its late answer must not break the connection
+            assert connection.failure is None
+        finally:
+            connection.close()
+
+    asyncio.run(run())
