@@ -103,7 +103,15 @@ def test_refusals_are_counted_and_logged(guarded: Running, caplog: pytest.LogCap
             before = count(guarded, operation, transport, status)
             send()
             assert counted_once(guarded, operation, transport, status, before), (operation, transport, status)
-    logged = [getattr(r, "fields", {}) for r in caplog.records if r.name == "lexsent.server"]
-    for operation, transport, status, _ in cases:
-        expected = {"operation": operation, "transport": transport, "status": status}
-        assert any(expected.items() <= f.items() for f in logged), expected
+        # The server thread counts a request, then logs it: the last record may still be on its way.
+        for operation, transport, status, _ in cases:
+            expected = {"operation": operation, "transport": transport, "status": status}
+            deadline = time.monotonic() + 5
+            while not logged_with(caplog, expected) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert logged_with(caplog, expected), expected
+
+
+def logged_with(caplog: pytest.LogCaptureFixture, expected: dict[str, str]) -> bool:
+    logged = [getattr(r, "fields", {}) for r in list(caplog.records) if r.name == "lexsent.server"]
+    return any(expected.items() <= f.items() for f in logged)
