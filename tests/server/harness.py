@@ -11,7 +11,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,3 +142,12 @@ def read_response(sock: socket.socket) -> str:
             break
         body += chunk
     return (head + b"\r\n\r\n" + body).decode()
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5) -> bool:
+    """Poll `check` for up to `seconds`; its last answer. For what the server does on its loop's next
+    turn after a reply (metrics, the log line), which a client can see only some time after its answer."""
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return check()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from server.launch import free_port
 from server.proto_gen import collections_pb2 as cpb
 from server.proto_gen import collections_pb2_grpc, mining_pb2_grpc
 from server.proto_gen import mining_pb2 as mpb
-from tests.server.harness import Running, running_server
+from tests.server.harness import Running, eventually, running_server
 
 RW, RO = "rw-key", "ro-key"
 
@@ -211,10 +210,7 @@ def test_a_conversion_bug_is_one_logged_internal_error(server: Running, monkeypa
     with GrpcClient(server.grpc_target, api_key=RW) as client, pytest.raises(LexsentClientError) as info:
         client.search("anything", vector=[1.0])
     assert info.value.status == "INTERNAL" and "request id" in info.value.message
-    deadline = time.monotonic() + 5
-    while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+    assert eventually(lambda: registry.get_sample_value("lexsent_requests_total", labels) == before + 1)
 
 
 def test_dot_ids_are_fetched_over_http(server: Running) -> None:

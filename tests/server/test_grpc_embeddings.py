@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import grpc
@@ -14,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 import lexsent
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import Running
+from tests.server.harness import Running, eventually
 
 TEXTS = ["hello world", "the quick brown fox", "lexsent"]
 ONE = pb.Texts(values=["a"])
@@ -39,10 +38,8 @@ def test_embed_matches_encoder(stub: pb_grpc.EmbeddingsStub, tiny_bundle: Path, 
     assert [e.tokens for e in response.data] == [len(t) for t in encoder.tokenize(TEXTS)]
     assert response.usage.prompt_tokens == sum(e.tokens for e in response.data)
     assert ("x-request-id", "grpc-7") in tuple(call.initial_metadata())
-    deadline = time.monotonic() + 5  # counted on the server loop's next turn, after the reply
-    while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+    # counted on the server loop's next turn, after the reply
+    assert eventually(lambda: registry.get_sample_value("lexsent_requests_total", labels) == before + 1)
 
     ids = [t.ids for t in encoder.tokenize(TEXTS[:1])]
     by_ids = stub.Embed(pb.EmbedRequest(token_ids=pb.TokenIdsList(values=[pb.TokenIds(ids=i) for i in ids])))

@@ -19,7 +19,7 @@ import pytest
 from lexsent.tokenizer import TextTokenizer, Tokenized
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import Gate, Running, read_response, running_server
+from tests.server.harness import Gate, Running, eventually, read_response, running_server
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +78,7 @@ def test_full_queue_answers_429_at_once_and_queued_work_completes(
         running = pool.submit(httpx.post, embed_url(limited), json=body, timeout=10)
         assert gate.entered.wait(5)  # the worker holds batch A; the queue is empty again
         queued = pool.submit(httpx.post, embed_url(limited), json=body, timeout=10)
-        deadline = time.monotonic() + 5
-        while gate.batcher._queued < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: gate.batcher._queued >= 4)
         start = time.monotonic()
         refused = httpx.post(embed_url(limited), json=body)
         assert refused.status_code == 429 and time.monotonic() - start < 0.5
@@ -193,10 +191,8 @@ def test_a_large_request_whose_client_leaves_is_cancelled(tiny_server: Running) 
         with socket.create_connection(("127.0.0.1", tiny_server.settings.http_port)) as sock:
             sock.sendall(f"{head}\r\n\r\n".encode() + body)
             assert gate.entered.wait(5)  # the batch is in the worker
-        deadline = time.monotonic() + 5  # the client has gone: cancelled while the batch is still held
-        while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+        # the client has gone: cancelled while the batch is still held
+        assert eventually(lambda: registry.get_sample_value("lexsent_requests_total", labels) == before + 1)
         assert tiny_server.service.core.lifecycle.in_flight == 0
     assert (
         httpx.post(f"{tiny_server.http_url}/v1/embeddings", json={"input": ["still serving"] * 40}).status_code == 200

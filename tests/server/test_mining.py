@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from lexsent.margin import mine
 from server.proto_gen import mining_pb2 as pb
 from server.proto_gen import mining_pb2_grpc as pb_grpc
 from tests.cli.test_mine import DISTRACTORS_A, DISTRACTORS_B, PARAPHRASES, SENTENCES
-from tests.server.harness import Running, running_server
+from tests.server.harness import Running, eventually, running_server
 
 SOURCE = SENTENCES[:8] + DISTRACTORS_A
 TARGET = DISTRACTORS_B + PARAPHRASES[7::-1]  # reversed, so position != index
@@ -91,10 +90,8 @@ def test_an_unknown_model_name_never_becomes_a_metrics_label(server: Running) ->
     before = registry.get_sample_value("lexsent_requests_total", labels) or 0.0
     response = httpx.post(f"{server.http_url}/v1/mine", json={"source": ["a"], "target": ["b"], "model": "made-up-7"})
     assert response.status_code == 404
-    deadline = time.monotonic() + 5  # recorded on the event loop's next turn
-    while registry.get_sample_value("lexsent_requests_total", labels) != before + 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert registry.get_sample_value("lexsent_requests_total", labels) == before + 1
+    # recorded on the event loop's next turn
+    assert eventually(lambda: registry.get_sample_value("lexsent_requests_total", labels) == before + 1)
     assert "made-up-7" not in httpx.get(f"{server.http_url}/metrics").text
 
 

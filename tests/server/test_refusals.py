@@ -5,8 +5,8 @@ API's error shape, and counted and logged like every other request, on both tran
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -15,7 +15,7 @@ import pytest
 
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
-from tests.server.harness import Running, running_server
+from tests.server.harness import Running, eventually, running_server
 
 RW, RO = "rw-refusal-key", "ro-refusal-key"
 AS_RW = {"authorization": f"Bearer {RW}"}
@@ -36,9 +36,7 @@ def count(running: Running, operation: str, transport: str, status: str) -> floa
 
 def counted_once(running: Running, operation: str, transport: str, status: str, before: float) -> bool:
     """Bookkeeping runs on the server loop's next turn, after the response: wait for it briefly."""
-    deadline = time.monotonic() + 5
-    while count(running, operation, transport, status) < before + 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: count(running, operation, transport, status) >= before + 1)
     return count(running, operation, transport, status) == before + 1
 
 
@@ -106,10 +104,7 @@ def test_refusals_are_counted_and_logged(guarded: Running, caplog: pytest.LogCap
         # The server thread counts a request, then logs it: the last record may still be on its way.
         for operation, transport, status, _ in cases:
             expected = {"operation": operation, "transport": transport, "status": status}
-            deadline = time.monotonic() + 5
-            while not logged_with(caplog, expected) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert logged_with(caplog, expected), expected
+            assert eventually(partial(logged_with, caplog, expected)), expected
 
 
 def logged_with(caplog: pytest.LogCaptureFixture, expected: dict[str, str]) -> bool:
