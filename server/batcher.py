@@ -5,9 +5,13 @@ budget, runs them as one `Encoder.run` call (which sorts by length and splits by
 hands each job its rows. No timer is involved: while one batch runs, the next one accumulates, so a
 lone request pays no waiting time. Two workers (`--batch-workers`, the default) keep a second batch in
 onnxruntime while the first runs, sharing the session's intra-op threads, which short batches leave
-idle between operators (docs/server.md has the measurements). The queue is bounded in inputs; a
-request that would overflow it fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED) instead
-of waiting behind it.
+idle between operators (docs/server.md has the measurements). A worker starts a batch at once when no
+other batch runs; while one does, it waits until the queue holds as many inputs as the smallest running
+batch (or a full token budget), or until a batch ends. Started on the first job, a second batch was a
+third the size of the first (one or two inputs at concurrency 16: every hand-off of the GIL let a worker
+take the queue), and small runs cost more CPU per input. The queue is bounded in inputs; a request that
+would overflow it fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED) instead of waiting
+behind it.
 
 Jobs carry plain event-loop futures, and a finished batch reaches the loop as one callback that settles
 all of its jobs: one wake-up per batch rather than per request, and no per-request
@@ -58,7 +62,9 @@ class Batcher:
         self.max_queue = max_queue
         self._metrics = metrics
         self._jobs: deque[_Job] = deque()
-        self._queued = 0
+        self._queued = 0  # inputs in `_jobs`
+        self._queued_tokens = 0
+        self._running: list[int] = []  # inputs of each batch a worker is running
         self._cond = threading.Condition()
         self._stopping = False
         self._threads = [
@@ -94,6 +100,7 @@ class Batcher:
             self.require_room(len(items))
             self._jobs.append(job)
             self._queued += len(items)
+            self._queued_tokens += job.tokens
             self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
             self._cond.notify()
         # Cancelling the awaiting task (timeout, client gone) cancels the future: the job leaves the queue
@@ -112,12 +119,22 @@ class Batcher:
             except ValueError:
                 return  # a worker has it already
             self._queued -= len(job.items)
+            self._queued_tokens -= job.tokens
             self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
 
-    def _take(self) -> list[_Job] | None:
+    def _ready(self) -> bool:
+        """Whether a free worker should start a batch now (the rule in the module docstring)."""
+        if not self._jobs:
+            return False
+        if self._stopping or not self._running:
+            return True
+        return self._queued >= min(self._running) or self._queued_tokens >= self.max_batch_tokens
+
+    def _take(self) -> tuple[list[_Job], int] | None:
+        """The next batch's live jobs and its size in inputs (counted in `_running` until `_done`)."""
         with self._cond:
-            while not self._jobs:
-                if self._stopping:
+            while not self._ready():
+                if self._stopping and not self._jobs:
                     return None
                 self._cond.wait()
             taken = [self._jobs.popleft()]
@@ -126,15 +143,27 @@ class Batcher:
                 job = self._jobs.popleft()
                 taken.append(job)
                 tokens += job.tokens
-            self._queued -= sum(len(j.items) for j in taken)
+            inputs = sum(len(j.items) for j in taken)
+            self._queued -= inputs
+            self._queued_tokens -= tokens
+            self._running.append(inputs)
             self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
         # Reading another thread's future state is a benign race: a job cancelled just after this check
         # is computed and its rows dropped by `_settle`.
-        return [job for job in taken if not job.future.cancelled()]
+        return [job for job in taken if not job.future.cancelled()], inputs
+
+    def _done(self, inputs: int) -> None:
+        with self._cond:
+            self._running.remove(inputs)
+            self._cond.notify()  # a worker waiting for this batch to end may start one now
 
     def _work(self) -> None:
-        while (jobs := self._take()) is not None:
-            self._run(jobs)
+        while (taken := self._take()) is not None:
+            jobs, inputs = taken
+            try:
+                self._run(jobs)
+            finally:
+                self._done(inputs)
 
     def _run(self, jobs: list[_Job]) -> None:
         if not jobs:

@@ -1,5 +1,6 @@
 """Batcher: concurrent jobs share one encoder run, each gets its own rows, cancelled jobs are skipped,
-and a failed run reaches every caller without stopping the worker."""
+a failed run reaches every caller without stopping the worker, and a second batch waits until it is as
+large as the one running."""
 
 from __future__ import annotations
 
@@ -51,11 +52,18 @@ def item(first: int, length: int = 3) -> Tokenized:
     return Tokenized(ids=[first] + [0] * (length - 1), type_ids=[0] * length, truncated=False)
 
 
-def start(workers: int) -> tuple[Batcher, GatedEncoder]:
+def start(workers: int, max_batch_tokens: int = 1000) -> tuple[Batcher, GatedEncoder]:
     encoder = GatedEncoder()
-    b = Batcher(encoder, max_batch_tokens=1000, max_queue=100, metrics=Metrics(), workers=workers)  # type: ignore[arg-type]
+    b = Batcher(encoder, max_batch_tokens=max_batch_tokens, max_queue=100, metrics=Metrics(), workers=workers)  # type: ignore[arg-type]
     b.start()
     return b, encoder
+
+
+async def until(check: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    return check()
 
 
 @pytest.fixture
@@ -143,12 +151,64 @@ async def test_a_second_worker_runs_the_next_batch_while_the_first_is_busy() -> 
         first = asyncio.create_task(b.run([item(1)]))
         await asyncio.to_thread(encoder.started.wait, 10)
         second = asyncio.create_task(b.run([item(2)]))
-        deadline = asyncio.get_running_loop().time() + 5
-        while encoder.most_active < 2 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
-        assert encoder.most_active == 2  # both batches inside the encoder at once
+        assert await until(lambda: encoder.most_active == 2)  # both batches inside the encoder at once
         encoder.gate.set()
         assert (await first).tolist() == [[1, 3]] and (await second).tolist() == [[2, 3]]
+    finally:
+        encoder.gate.set()
+        b.stop()
+
+
+async def test_a_second_batch_waits_until_it_is_as_large_as_the_running_one() -> None:
+    b, encoder = start(workers=2)
+    try:
+        first = asyncio.create_task(b.run([item(1), item(2), item(3)]))
+        await asyncio.to_thread(encoder.started.wait, 10)
+        early = [asyncio.create_task(b.run([item(i)])) for i in (4, 5)]
+        await asyncio.sleep(0.3)  # time enough for the idle worker to start a batch of two, were it allowed
+        assert encoder.most_active == 1
+        third = asyncio.create_task(b.run([item(6)]))
+        assert await until(lambda: encoder.most_active == 2)  # three queued: as large as the running batch
+        encoder.gate.set()
+        assert [(await t).tolist() for t in (first, *early, third)] == [
+            [[1, 3], [2, 3], [3, 3]],
+            [[4, 3]],
+            [[5, 3]],
+            [[6, 3]],
+        ]
+        assert sorted(encoder.runs) == [[1, 2, 3], [4, 5, 6]]
+    finally:
+        encoder.gate.set()
+        b.stop()
+
+
+async def test_a_smaller_batch_starts_once_the_running_one_ends() -> None:
+    b, encoder = start(workers=2)
+    try:
+        first = asyncio.create_task(b.run([item(1), item(2)]))
+        await asyncio.to_thread(encoder.started.wait, 10)
+        second = asyncio.create_task(b.run([item(3)]))
+        await asyncio.sleep(0.3)
+        assert encoder.most_active == 1 and not second.done()
+        encoder.gate.set()
+        assert (await second).tolist() == [[3, 3]]
+        await first
+        assert encoder.runs == [[1, 2], [3]]
+    finally:
+        encoder.gate.set()
+        b.stop()
+
+
+async def test_a_second_batch_that_fills_the_token_budget_starts_at_once() -> None:
+    b, encoder = start(workers=2, max_batch_tokens=10)
+    try:
+        first = asyncio.create_task(b.run([item(1), item(2), item(3)]))  # 9 tokens
+        await asyncio.to_thread(encoder.started.wait, 10)
+        second = asyncio.create_task(b.run([item(4, length=10)]))  # one input, but a whole budget
+        assert await until(lambda: encoder.most_active == 2)
+        encoder.gate.set()
+        assert (await second).tolist() == [[4, 10]]
+        await first
     finally:
         encoder.gate.set()
         b.stop()
