@@ -56,17 +56,22 @@ def api_token(context: grpc.aio.ServicerContext) -> str | None:
 
 
 def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]]:
-    """Decorate a servicer method serving `operation`: request id (echoed as initial metadata), then
+    """Decorate a servicer method serving `operation`: request id (echoed as trailing metadata), then
     `self.core.guard` — admission (UNAVAILABLE while draining) and the API key before the message is
-    converted, refusals accounted — and typed errors → status codes."""
+    converted, refusals accounted — and typed errors → status codes.
+
+    The id travels in the trailers, where the error type does: there it rides in the call's last batch
+    operation, while initial metadata sent up front is a batch of its own, one more hop from grpc's
+    poller thread to the event loop per call (-0.1 ms of server CPU per call, docs/server.md)."""
 
     def decorate(method: Method[Req, Resp]) -> Method[Req, Resp]:
         @wraps(method)
         async def wrapped(self: Any, request: Req, context: grpc.aio.ServicerContext) -> Resp:
             rid = new_request_id(metadata(context, REQUEST_ID_HEADER))
             token = request_id.set(rid)
+            echoed = ((REQUEST_ID_HEADER, rid),)
             try:
-                await context.send_initial_metadata(((REQUEST_ID_HEADER, rid),))
+                context.set_trailing_metadata(echoed)
                 core: Core = self.core
                 return await core.guard(
                     operation, api_token(context), lambda: method(self, request, context), transport="grpc", admit=True
@@ -75,7 +80,7 @@ def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]
                 # One gRPC code covers several error types (RESOURCE_EXHAUSTED: a full queue, an
                 # over-size message, a full disk), so the type travels as a trailer, as it does in HTTP
                 # bodies; the retryable trailer tells clients which failures a retry can cure.
-                trailer: tuple[tuple[str, str], ...] = ((ERROR_TYPE_TRAILER, exc.type_name),)
+                trailer: tuple[tuple[str, str], ...] = (*echoed, (ERROR_TYPE_TRAILER, exc.type_name))
                 if exc.kind.retryable:
                     trailer += ((RETRYABLE_TRAILER, "1"),)
                 code = grpc.StatusCode[exc.kind.grpc_code]

@@ -37,7 +37,7 @@ def test_embed_matches_encoder(stub: pb_grpc.EmbeddingsStub, tiny_bundle: Path, 
     assert response.model == "tiny-bert"
     assert [e.tokens for e in response.data] == [len(t) for t in encoder.tokenize(TEXTS)]
     assert response.usage.prompt_tokens == sum(e.tokens for e in response.data)
-    assert ("x-request-id", "grpc-7") in tuple(call.initial_metadata())
+    assert ("x-request-id", "grpc-7") in tuple(call.trailing_metadata())  # echoed where the error type goes
     # counted on the server loop's next turn, after the reply
     assert eventually(lambda: registry.get_sample_value("lexsent_requests_total", labels) == before + 1)
 
@@ -73,8 +73,9 @@ def test_errors_map_to_codes(
     stub: pb_grpc.EmbeddingsStub, request_: pb.EmbedRequest, code: grpc.StatusCode, fragment: str
 ) -> None:
     with pytest.raises(grpc.RpcError) as info:
-        stub.Embed(request_)
+        stub.Embed(request_, metadata=(("x-request-id", "bad-1"),))
     assert info.value.code() == code and fragment in info.value.details()
+    assert ("x-request-id", "bad-1") in tuple(info.value.trailing_metadata())
 
 
 def test_list_models_health_and_reflection(
