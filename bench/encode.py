@@ -22,7 +22,7 @@ import torch
 import lexsent
 from bench._record import write_result
 from exporter.default_model import default_source, ensure_default_model
-from exporter.export import int8_path
+from exporter.staging import int8_path
 from lexsent.settings import CoreSettings
 from training.data.gettext_corpus import clean, english_msgids
 
@@ -33,7 +33,7 @@ def corpora(encoder: lexsent.Encoder, short_n: int, long_n: int) -> dict[str, li
     """Short inputs of 10–30 tokens, and long ones of ~256 tokens joined from consecutive strings."""
     strings = sorted({c for m in english_msgids() if (c := clean(m))})
     rng = np.random.default_rng(0)
-    rng.shuffle(strings)  # type: ignore[arg-type]
+    rng.shuffle(strings)
     counts = [len(t) for t in encoder.tokenize(strings)]
     short = [s for s, n in zip(strings, counts, strict=True) if 10 <= n <= 30][:short_n]
     long: list[str] = []

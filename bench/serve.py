@@ -38,7 +38,7 @@ from bench._record import write_result
 from bench.encode import corpora
 from bench.loadgen import GrpcUnary, KeepAlive
 from exporter.default_model import default_source, ensure_default_model
-from exporter.export import int8_path
+from exporter.staging import int8_path
 from lexsent.settings import CoreSettings
 from server.launch import free_port, wait_ready
 
