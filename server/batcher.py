@@ -2,16 +2,19 @@
 
 Requests hand in already-tokenised inputs; a free worker takes every waiting job that fits the token
 budget, runs them as one `Encoder.run` call (which sorts by length and splits by padded size), and
-hands each job its rows. No timer is involved: while one batch runs, the next one accumulates, so a
-lone request pays no waiting time. Two workers (`--batch-workers`, the default) keep a second batch in
-onnxruntime while the first runs, sharing the session's intra-op threads, which short batches leave
+hands each job its rows. While one batch runs, the next one accumulates, so batches grow with load and
+a lone request pays no waiting time. Two workers (`--batch-workers`, the default) keep a second batch
+in onnxruntime while the first runs, sharing the session's intra-op threads, which short batches leave
 idle between operators (docs/server.md has the measurements). A worker starts a batch at once when no
 other batch runs; while one does, it waits until the queue holds as many inputs as the smallest running
-batch (or a full token budget), or until a batch ends. Started on the first job, a second batch was a
-third the size of the first (one or two inputs at concurrency 16: every hand-off of the GIL let a worker
-take the queue), and small runs cost more CPU per input. The queue is bounded in inputs; a request that
-would overflow it fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED) instead of waiting
-behind it.
+batch (or a full token budget), or until a batch ends, but only while the recent arrival rate says the
+queue will get there within `MAX_WAIT_S` of its oldest job's arrival. Started on the first job, a second
+batch was a third the size of the first (one or two inputs at concurrency 16: every hand-off of the GIL
+let a worker take the queue), and small runs cost more CPU per input. Without the rate test and the time
+bound, a lone request waited behind a bulk client's batch of hundreds of inputs (p50 17 → 410 ms in
+docs/server.md's mixed-load run). The queue is bounded in inputs;
+a request that would overflow it fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED)
+instead of waiting behind it.
 
 Jobs carry plain event-loop futures, and a finished batch reaches the loop as one callback that settles
 all of its jobs: one wake-up per batch rather than per request, and no per-request
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +37,11 @@ from lexsent.tokenizer import Tokenized
 from server.metrics import Metrics
 
 log = logging.getLogger(__name__)
+# The longest a queued job waits for its batch to fill while another batch runs: at concurrency 16 a
+# second batch of seven short inputs fills in 10-15 ms.
+MAX_WAIT_S = 0.05
+# Weight of the newest gap between arrivals in the moving average of seconds per queued input.
+_GAP_WEIGHT = 0.2
 
 
 @dataclass
@@ -40,6 +49,7 @@ class _Job:
     items: Sequence[Tokenized]
     tokens: int
     future: asyncio.Future[Vectors]  # bound to the awaiting request's event loop
+    queued_at: float  # time.monotonic()
 
 
 def _settle(results: list[tuple[_Job, Vectors | Exception]]) -> None:
@@ -55,16 +65,26 @@ def _settle(results: list[tuple[_Job, Vectors | Exception]]) -> None:
 
 class Batcher:
     def __init__(
-        self, encoder: Encoder, *, max_batch_tokens: int, max_queue: int, metrics: Metrics, workers: int = 2
+        self,
+        encoder: Encoder,
+        *,
+        max_batch_tokens: int,
+        max_queue: int,
+        metrics: Metrics,
+        workers: int = 2,
+        max_wait: float = MAX_WAIT_S,
     ) -> None:
         self.encoder = encoder
         self.max_batch_tokens = max_batch_tokens
         self.max_queue = max_queue
+        self.max_wait = max_wait
         self._metrics = metrics
         self._jobs: deque[_Job] = deque()
         self._queued = 0  # inputs in `_jobs`
         self._queued_tokens = 0
         self._running: list[int] = []  # inputs of each batch a worker is running
+        self._gap = 0.0  # moving average of seconds between queued inputs (0: no arrivals yet)
+        self._last_arrival: float | None = None
         self._cond = threading.Condition()
         self._stopping = False
         self._threads = [
@@ -95,9 +115,13 @@ class Batcher:
             )
 
     async def run(self, items: Sequence[Tokenized]) -> Vectors:
-        job = _Job(items, sum(len(t) for t in items), asyncio.get_running_loop().create_future())
+        now = time.monotonic()
+        job = _Job(items, sum(len(t) for t in items), asyncio.get_running_loop().create_future(), now)
         with self._cond:
             self.require_room(len(items))
+            if self._last_arrival is not None:
+                self._gap += _GAP_WEIGHT * ((now - self._last_arrival) / len(items) - self._gap)
+            self._last_arrival = now
             self._jobs.append(job)
             self._queued += len(items)
             self._queued_tokens += job.tokens
@@ -122,21 +146,26 @@ class Batcher:
             self._queued_tokens -= job.tokens
             self._metrics.child(self._metrics.queue_depth, self.encoder.name).set(self._queued)
 
-    def _ready(self) -> bool:
-        """Whether a free worker should start a batch now (the rule in the module docstring)."""
+    def _hold(self) -> float | None:
+        """Seconds a free worker should wait before starting a batch (the rule in the module docstring):
+        0 to start now, None to wait for the next job."""
         if not self._jobs:
-            return False
+            return None
         if self._stopping or not self._running:
-            return True
-        return self._queued >= min(self._running) or self._queued_tokens >= self.max_batch_tokens
+            return 0.0
+        missing = min(self._running) - self._queued
+        if missing <= 0 or self._queued_tokens >= self.max_batch_tokens:
+            return 0.0
+        left = self._jobs[0].queued_at + self.max_wait - time.monotonic()
+        return left if left > 0 and missing * self._gap <= left else 0.0
 
     def _take(self) -> tuple[list[_Job], int] | None:
         """The next batch's live jobs and its size in inputs (counted in `_running` until `_done`)."""
         with self._cond:
-            while not self._ready():
+            while (hold := self._hold()) != 0.0:
                 if self._stopping and not self._jobs:
                     return None
-                self._cond.wait()
+                self._cond.wait(hold)
             taken = [self._jobs.popleft()]
             tokens = taken[0].tokens
             while self._jobs and tokens + self._jobs[0].tokens <= self.max_batch_tokens:

@@ -1,6 +1,6 @@
 """Batcher: concurrent jobs share one encoder run, each gets its own rows, cancelled jobs are skipped,
 a failed run reaches every caller without stopping the worker, and a second batch waits until it is as
-large as the one running."""
+large as the one running, but no longer than `max_wait`."""
 
 from __future__ import annotations
 
@@ -52,9 +52,17 @@ def item(first: int, length: int = 3) -> Tokenized:
     return Tokenized(ids=[first] + [0] * (length - 1), type_ids=[0] * length, truncated=False)
 
 
-def start(workers: int, max_batch_tokens: int = 1000) -> tuple[Batcher, GatedEncoder]:
+def start(workers: int, max_batch_tokens: int = 1000, max_wait: float = 60) -> tuple[Batcher, GatedEncoder]:
+    """`max_wait` is long by default, so the batch-size rule alone decides when a second batch starts."""
     encoder = GatedEncoder()
-    b = Batcher(encoder, max_batch_tokens=max_batch_tokens, max_queue=100, metrics=Metrics(), workers=workers)  # type: ignore[arg-type]
+    b = Batcher(
+        encoder,  # type: ignore[arg-type]
+        max_batch_tokens=max_batch_tokens,
+        max_queue=100,
+        metrics=Metrics(),
+        workers=workers,
+        max_wait=max_wait,
+    )
     b.start()
     return b, encoder
 
@@ -208,6 +216,41 @@ async def test_a_second_batch_that_fills_the_token_budget_starts_at_once() -> No
         assert await until(lambda: encoder.most_active == 2)
         encoder.gate.set()
         assert (await second).tolist() == [[4, 10]]
+        await first
+    finally:
+        encoder.gate.set()
+        b.stop()
+
+
+async def test_a_lone_job_behind_a_long_batch_starts_after_max_wait() -> None:
+    b, encoder = start(workers=2, max_wait=0.05)
+    try:
+        first = asyncio.create_task(b.run([item(1), item(2), item(3)]))  # a bulk batch that does not end
+        await asyncio.to_thread(encoder.started.wait, 10)
+        lone = asyncio.create_task(b.run([item(4)]))
+        assert await until(lambda: encoder.most_active == 2, seconds=2)  # not held until the gate opens
+        encoder.gate.set()
+        assert (await lone).tolist() == [[4, 3]]
+        await first
+    finally:
+        encoder.gate.set()
+        b.stop()
+
+
+async def test_a_job_that_arrives_too_slowly_to_fill_a_batch_in_time_starts_at_once() -> None:
+    b, encoder = start(workers=2, max_wait=1.0)
+    try:
+        first = asyncio.create_task(b.run([item(i) for i in range(1, 51)]))  # a bulk batch of 50
+        await asyncio.to_thread(encoder.started.wait, 10)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        early = asyncio.create_task(b.run([item(51)]))
+        await asyncio.sleep(0.2)
+        late = asyncio.create_task(b.run([item(52)]))  # one input per 0.2 s: 48 more would take ~10 s
+        assert await until(lambda: encoder.most_active == 2)
+        assert loop.time() - began < 0.8  # started on the rate, before the 1 s bound ran out
+        encoder.gate.set()
+        assert [(await t).tolist() for t in (early, late)] == [[[51, 3]], [[52, 3]]]
         await first
     finally:
         encoder.gate.set()
