@@ -15,7 +15,7 @@ def _available() -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("bench", help="run a benchmark from bench/ (encode, serve, search, train)")
+    parser = sub.add_parser("bench", help="run a benchmark from bench/ (encode, mixed, serve, search, train)")
     parser.add_argument("name", help="benchmark module name, e.g. encode")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     parser.set_defaults(func=run)
