@@ -11,10 +11,9 @@ batch (or a full token budget), or until a batch ends, but only while the recent
 queue will get there within `MAX_WAIT_S` of its oldest job's arrival. Started on the first job, a second
 batch was a third the size of the first (one or two inputs at concurrency 16: every hand-off of the GIL
 let a worker take the queue), and small runs cost more CPU per input. Without the rate test and the time
-bound, a lone request waited behind a bulk client's batch of hundreds of inputs (p50 17 → 410 ms in
-docs/server.md's mixed-load run). The queue is bounded in inputs;
-a request that would overflow it fails at once with `OverloadedError` (429 / RESOURCE_EXHAUSTED)
-instead of waiting behind it.
+bound, a lone request waited behind a bulk client's batch (`python -m bench.mixed`: p50 15 → 366 ms).
+The queue is bounded in inputs; a request that would overflow it fails at once with `OverloadedError`
+(429 / RESOURCE_EXHAUSTED) instead of waiting behind it.
 
 Jobs carry plain event-loop futures, and a finished batch reaches the loop as one callback that settles
 all of its jobs: one wake-up per batch rather than per request, and no per-request
@@ -37,8 +36,9 @@ from lexsent.tokenizer import Tokenized
 from server.metrics import Metrics
 
 log = logging.getLogger(__name__)
-# The longest a queued job waits for its batch to fill while another batch runs: at concurrency 16 a
-# second batch of seven short inputs fills in 10-15 ms.
+# The longest a queued job waits for its batch to fill while another batch runs (a batch ending frees it
+# sooner): what a request may pay for a fuller batch. At concurrency 16 a second batch fills in 10-20 ms;
+# a 15 ms bound lost most of the gain (docs/server.md).
 MAX_WAIT_S = 0.05
 # Weight of the newest gap between arrivals in the moving average of seconds per queued input.
 _GAP_WEIGHT = 0.2
