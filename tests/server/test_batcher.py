@@ -5,6 +5,7 @@ large as the one running, but no longer than `max_wait`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
@@ -72,6 +73,23 @@ async def until(check: Callable[[], bool], seconds: float = 5) -> bool:
     while not check() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.01)
     return check()
+
+
+@contextlib.contextmanager
+def two_workers(max_batch_tokens: int = 1000, max_wait: float = 60) -> Iterator[tuple[Batcher, GatedEncoder]]:
+    b, encoder = start(workers=2, max_batch_tokens=max_batch_tokens, max_wait=max_wait)
+    try:
+        yield b, encoder
+    finally:
+        encoder.gate.set()
+        b.stop()
+
+
+async def running(b: Batcher, encoder: GatedEncoder, items: list[Tokenized]) -> asyncio.Task[Vectors]:
+    """Start a batch of `items` and wait until it is inside the gated encoder."""
+    task = asyncio.create_task(b.run(items))
+    await asyncio.to_thread(encoder.started.wait, 10)
+    return task
 
 
 @pytest.fixture
@@ -154,24 +172,17 @@ async def test_a_failed_run_reaches_every_caller_and_the_worker_goes_on(
 
 
 async def test_a_second_worker_runs_the_next_batch_while_the_first_is_busy() -> None:
-    b, encoder = start(workers=2)
-    try:
-        first = asyncio.create_task(b.run([item(1)]))
-        await asyncio.to_thread(encoder.started.wait, 10)
+    with two_workers() as (b, encoder):
+        first = await running(b, encoder, [item(1)])
         second = asyncio.create_task(b.run([item(2)]))
         assert await until(lambda: encoder.most_active == 2)  # both batches inside the encoder at once
         encoder.gate.set()
         assert (await first).tolist() == [[1, 3]] and (await second).tolist() == [[2, 3]]
-    finally:
-        encoder.gate.set()
-        b.stop()
 
 
 async def test_a_second_batch_waits_until_it_is_as_large_as_the_running_one() -> None:
-    b, encoder = start(workers=2)
-    try:
-        first = asyncio.create_task(b.run([item(1), item(2), item(3)]))
-        await asyncio.to_thread(encoder.started.wait, 10)
+    with two_workers() as (b, encoder):
+        first = await running(b, encoder, [item(1), item(2), item(3)])
         early = [asyncio.create_task(b.run([item(i)])) for i in (4, 5)]
         await asyncio.sleep(0.3)  # time enough for the idle worker to start a batch of two, were it allowed
         assert encoder.most_active == 1
@@ -185,16 +196,11 @@ async def test_a_second_batch_waits_until_it_is_as_large_as_the_running_one() ->
             [[6, 3]],
         ]
         assert sorted(encoder.runs) == [[1, 2, 3], [4, 5, 6]]
-    finally:
-        encoder.gate.set()
-        b.stop()
 
 
 async def test_a_smaller_batch_starts_once_the_running_one_ends() -> None:
-    b, encoder = start(workers=2)
-    try:
-        first = asyncio.create_task(b.run([item(1), item(2)]))
-        await asyncio.to_thread(encoder.started.wait, 10)
+    with two_workers() as (b, encoder):
+        first = await running(b, encoder, [item(1), item(2)])
         second = asyncio.create_task(b.run([item(3)]))
         await asyncio.sleep(0.3)
         assert encoder.most_active == 1 and not second.done()
@@ -202,46 +208,31 @@ async def test_a_smaller_batch_starts_once_the_running_one_ends() -> None:
         assert (await second).tolist() == [[3, 3]]
         await first
         assert encoder.runs == [[1, 2], [3]]
-    finally:
-        encoder.gate.set()
-        b.stop()
 
 
 async def test_a_second_batch_that_fills_the_token_budget_starts_at_once() -> None:
-    b, encoder = start(workers=2, max_batch_tokens=10)
-    try:
-        first = asyncio.create_task(b.run([item(1), item(2), item(3)]))  # 9 tokens
-        await asyncio.to_thread(encoder.started.wait, 10)
+    with two_workers(max_batch_tokens=10) as (b, encoder):
+        first = await running(b, encoder, [item(1), item(2), item(3)])  # 9 tokens
         second = asyncio.create_task(b.run([item(4, length=10)]))  # one input, but a whole budget
         assert await until(lambda: encoder.most_active == 2)
         encoder.gate.set()
         assert (await second).tolist() == [[4, 10]]
         await first
-    finally:
-        encoder.gate.set()
-        b.stop()
 
 
 async def test_a_lone_job_behind_a_long_batch_starts_after_max_wait() -> None:
-    b, encoder = start(workers=2, max_wait=0.05)
-    try:
-        first = asyncio.create_task(b.run([item(1), item(2), item(3)]))  # a bulk batch that does not end
-        await asyncio.to_thread(encoder.started.wait, 10)
+    with two_workers(max_wait=0.05) as (b, encoder):
+        first = await running(b, encoder, [item(1), item(2), item(3)])  # a bulk batch that does not end
         lone = asyncio.create_task(b.run([item(4)]))
         assert await until(lambda: encoder.most_active == 2, seconds=2)  # not held until the gate opens
         encoder.gate.set()
         assert (await lone).tolist() == [[4, 3]]
         await first
-    finally:
-        encoder.gate.set()
-        b.stop()
 
 
 async def test_a_job_that_arrives_too_slowly_to_fill_a_batch_in_time_starts_at_once() -> None:
-    b, encoder = start(workers=2, max_wait=1.0)
-    try:
-        first = asyncio.create_task(b.run([item(i) for i in range(1, 51)]))  # a bulk batch of 50
-        await asyncio.to_thread(encoder.started.wait, 10)
+    with two_workers(max_wait=1.0) as (b, encoder):
+        first = await running(b, encoder, [item(i) for i in range(1, 51)])  # a bulk batch of 50
         loop = asyncio.get_running_loop()
         began = loop.time()
         early = asyncio.create_task(b.run([item(51)]))
@@ -252,6 +243,3 @@ async def test_a_job_that_arrives_too_slowly_to_fill_a_batch_in_time_starts_at_o
         encoder.gate.set()
         assert [(await t).tolist() for t in (early, late)] == [[[51, 3]], [[52, 3]]]
         await first
-    finally:
-        encoder.gate.set()
-        b.stop()
