@@ -151,3 +151,11 @@ def eventually(check: Callable[[], bool], seconds: float = 5) -> bool:
     while not check() and time.monotonic() < deadline:
         time.sleep(0.01)
     return check()
+
+
+async def eventually_async(check: Callable[[], bool], seconds: float = 5) -> bool:
+    """`eventually` for a test running on an event loop, which must keep turning while it polls."""
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return check()

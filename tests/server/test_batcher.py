@@ -17,6 +17,7 @@ from lexsent.errors import OverloadedError
 from lexsent.tokenizer import Tokenized
 from server.batcher import Batcher
 from server.metrics import Metrics
+from tests.server.harness import eventually_async
 
 
 class GatedEncoder:
@@ -66,13 +67,6 @@ def start(workers: int, max_batch_tokens: int = 1000, max_wait: float = 60) -> t
     )
     b.start()
     return b, encoder
-
-
-async def until(check: Callable[[], bool], seconds: float = 5) -> bool:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not check() and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
-    return check()
 
 
 @contextlib.contextmanager
@@ -175,7 +169,7 @@ async def test_a_second_worker_runs_the_next_batch_while_the_first_is_busy() -> 
     with two_workers() as (b, encoder):
         first = await running(b, encoder, [item(1)])
         second = asyncio.create_task(b.run([item(2)]))
-        assert await until(lambda: encoder.most_active == 2)  # both batches inside the encoder at once
+        assert await eventually_async(lambda: encoder.most_active == 2)  # both batches inside the encoder at once
         encoder.gate.set()
         assert (await first).tolist() == [[1, 3]] and (await second).tolist() == [[2, 3]]
 
@@ -187,7 +181,7 @@ async def test_a_second_batch_waits_until_it_is_as_large_as_the_running_one() ->
         await asyncio.sleep(0.3)  # time enough for the idle worker to start a batch of two, were it allowed
         assert encoder.most_active == 1
         third = asyncio.create_task(b.run([item(6)]))
-        assert await until(lambda: encoder.most_active == 2)  # three queued: as large as the running batch
+        assert await eventually_async(lambda: encoder.most_active == 2)  # three queued: as large as the running batch
         encoder.gate.set()
         assert [(await t).tolist() for t in (first, *early, third)] == [
             [[1, 3], [2, 3], [3, 3]],
@@ -214,7 +208,7 @@ async def test_a_second_batch_that_fills_the_token_budget_starts_at_once() -> No
     with two_workers(max_batch_tokens=10) as (b, encoder):
         first = await running(b, encoder, [item(1), item(2), item(3)])  # 9 tokens
         second = asyncio.create_task(b.run([item(4, length=10)]))  # one input, but a whole budget
-        assert await until(lambda: encoder.most_active == 2)
+        assert await eventually_async(lambda: encoder.most_active == 2)
         encoder.gate.set()
         assert (await second).tolist() == [[4, 10]]
         await first
@@ -224,7 +218,7 @@ async def test_a_lone_job_behind_a_long_batch_starts_after_max_wait() -> None:
     with two_workers(max_wait=0.05) as (b, encoder):
         first = await running(b, encoder, [item(1), item(2), item(3)])  # a bulk batch that does not end
         lone = asyncio.create_task(b.run([item(4)]))
-        assert await until(lambda: encoder.most_active == 2, seconds=2)  # not held until the gate opens
+        assert await eventually_async(lambda: encoder.most_active == 2, seconds=2)  # not held until the gate opens
         encoder.gate.set()
         assert (await lone).tolist() == [[4, 3]]
         await first
@@ -238,7 +232,7 @@ async def test_a_job_that_arrives_too_slowly_to_fill_a_batch_in_time_starts_at_o
         early = asyncio.create_task(b.run([item(51)]))
         await asyncio.sleep(0.2)
         late = asyncio.create_task(b.run([item(52)]))  # one input per 0.2 s: 48 more would take ~10 s
-        assert await until(lambda: encoder.most_active == 2)
+        assert await eventually_async(lambda: encoder.most_active == 2)
         assert loop.time() - began < 0.8  # started on the rate, before the 1 s bound ran out
         encoder.gate.set()
         assert [(await t).tolist() for t in (early, late)] == [[[51, 3]], [[52, 3]]]
