@@ -71,14 +71,14 @@ async def phase(base: str, model: str, texts: Iterator[str], args: argparse.Name
         task = asyncio.create_task(bulk_client()) if bulk else None
         if task is not None:
             await asyncio.sleep(0.5)  # the bulk client's batches are running
-        start = time.perf_counter()
+        start, before = time.perf_counter(), sent
         latencies = await probe(send, texts, args.seconds)
-        elapsed = time.perf_counter() - start
+        elapsed, during = time.perf_counter() - start, sent - before  # the bulk inputs answered while probing
         stop.set()
         if task is not None:
             await task
     ms = [v * 1e3 for v in latencies]
-    rate = sent / elapsed if bulk else 0.0
+    rate = during / elapsed if bulk else 0.0
     return Phase(model, bulk, statistics.median(ms), percentile(ms, 0.9), percentile(ms, 0.99), len(ms), rate)
 
 
