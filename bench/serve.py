@@ -93,28 +93,43 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def texts_needed(concurrency: int, requests: int, per_request: int = 1) -> int:
+    """Texts one `load` cell uses: 8 warm-up texts, then the calls before, in and after its window."""
+    return 8 + (requests + 2 * concurrency) * per_request
+
+
 async def load(
     send: Send, texts: Sequence[str], concurrency: int, requests: int, server: int, per_request: int = 1
 ) -> Load:
-    """`requests` calls of `per_request` inputs each from `concurrency` workers, with the CPU time the
-    server process (pid `server`) and this one spent meanwhile. `texts` holds 8 warm-up texts, then
-    `requests * per_request` fresh ones."""
+    """`requests` timed calls of `per_request` inputs each with `concurrency` calls in flight throughout,
+    with the CPU time the server process (pid `server`) and this one spent meanwhile. The window opens at
+    the `concurrency`-th completion (the ramp: the first burst, the first batches) and closes `requests`
+    completions later; the calls still in flight then finish uncounted. Timing from the first call to the
+    last, as this did until the sixth session of 2026-12-02, counted the ramp and the drain, when fewer
+    than `concurrency` calls are in flight and batches shrink: with 128-192 calls a cell, 8-15 % below
+    the steady rate at c=16 (docs/server.md). `texts` holds `texts_needed(...)` fresh texts."""
     for text in texts[:8]:  # warm-up: connections, allocator, first-batch graph setup
         await send([text])
     texts = texts[8:]
     latencies: list[float] = []
-    next_index = iter(range(requests))
+    next_index = iter(range(requests + 2 * concurrency))
+    completed = 0
+    marks: list[tuple[float, float, float]] = []  # (time, server CPU, own CPU) as the window opens and closes
 
     async def worker() -> None:
+        nonlocal completed
         for i in next_index:
             start = time.perf_counter()
             await send(texts[i * per_request : (i + 1) * per_request])
-            latencies.append(time.perf_counter() - start)
+            completed += 1
+            if concurrency < completed <= concurrency + requests:
+                latencies.append(time.perf_counter() - start)
+            if completed in (concurrency, concurrency + requests):
+                marks.append((time.perf_counter(), process_cpu_s(server), time.process_time()))
 
-    server_cpu, client_cpu, start = process_cpu_s(server), time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    rate = requests * per_request / (time.perf_counter() - start)
-    return Load(rate, latencies, process_cpu_s(server) - server_cpu, time.process_time() - client_cpu)
+    (opened, server_cpu, client_cpu), (closed, server_end, client_end) = marks
+    return Load(requests * per_request / (closed - opened), latencies, server_end - server_cpu, client_end - client_cpu)
 
 
 @contextmanager
@@ -257,9 +272,8 @@ async def measure(
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
     # reused texts gave infinity-emb ~1.6x its fresh-text throughput at c=64, disk cache off).
     offset = 0
-    needed = len(args.concurrency) * args.rounds * len(engines) * (per_round * per_request + 8) + args.rounds * len(
-        encoders
-    ) * (PAIRED + 8)
+    cells = sum(texts_needed(c, per_round, per_request) for c in args.concurrency) * args.rounds * len(engines)
+    needed = cells + args.rounds * len(encoders) * (PAIRED + 8)
     if needed > len(texts):
         raise SystemExit(f"{needed} distinct texts needed, {len(texts)} available: lower --requests")
     for c in args.concurrency:
@@ -279,7 +293,7 @@ async def measure(
                     offset += PAIRED + 8
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
-                    used = per_round * per_request + 8
+                    used = texts_needed(c, per_round, per_request)
                     cell = await load(send, texts[offset : offset + used], c, per_round, servers[engine], per_request)
                 offset += used
                 loads.setdefault((engine, transport, c), []).append(cell)
