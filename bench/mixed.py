@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import statistics
 import tempfile
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 import lexsent
 from bench._record import write_result
 from bench.encode import corpora
-from bench.serve import REPO, Send, http_engine, lexsent_server, percentile, single_p50_ms
+from bench.serve import REPO, WARM_UP, Send, http_engine, lexsent_server, percentile, single_p50_ms, warm_up
 from exporter.default_model import ensure_default_model
 from exporter.staging import int8_path
 from lexsent.settings import CoreSettings
@@ -57,8 +58,7 @@ async def probe(send: Send, texts: Iterator[str], seconds: float) -> list[float]
 
 async def phase(base: str, model: str, texts: Iterator[str], args: argparse.Namespace, bulk: bool) -> Phase:
     async with http_engine(base, "/v1/embeddings", model)(2) as send:
-        for _ in range(8):  # warm-up: connections, first-batch graph setup
-            await send([next(texts)])
+        await warm_up(send, itertools.islice(texts, WARM_UP))
         stop = asyncio.Event()
         sent = 0
 

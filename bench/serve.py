@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +45,7 @@ from server.launch import free_port, wait_ready
 REPO = Path(__file__).resolve().parent.parent
 PEER = REPO / ".venv-peers" / "bin" / "infinity_emb"
 Send = Callable[[Sequence[str]], Awaitable[None]]
+WARM_UP = 8  # calls before each measurement, one at a time
 PAIRED = 64  # single requests per model and round paired with an in-process encode
 INFINITY = "infinity-emb (torch)"
 
@@ -93,9 +94,15 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+async def warm_up(send: Send, texts: Iterable[str]) -> None:
+    """One single-input call per text, one at a time: connections, allocator, first-batch graph setup."""
+    for text in texts:
+        await send([text])
+
+
 def texts_needed(concurrency: int, requests: int, per_request: int = 1) -> int:
-    """Texts one `load` cell uses: 8 warm-up texts, then the calls before, in and after its window."""
-    return 8 + (requests + 2 * concurrency) * per_request
+    """Texts one `load` cell uses: WARM_UP texts, then the calls before, in and after its window."""
+    return WARM_UP + (requests + 2 * concurrency) * per_request
 
 
 async def load(
@@ -108,9 +115,8 @@ async def load(
     last, as this did until the sixth session of 2026-12-02, counted the ramp and the drain, when fewer
     than `concurrency` calls are in flight and batches shrink: with 128-192 calls a cell, 8-15 % below
     the steady rate at c=16 (docs/server.md). `texts` holds `texts_needed(...)` fresh texts."""
-    for text in texts[:8]:  # warm-up: connections, allocator, first-batch graph setup
-        await send([text])
-    texts = texts[8:]
+    await warm_up(send, texts[:WARM_UP])
+    texts = texts[WARM_UP:]
     latencies: list[float] = []
     next_index = iter(range(requests + 2 * concurrency))
     completed = 0
@@ -273,7 +279,7 @@ async def measure(
     # reused texts gave infinity-emb ~1.6x its fresh-text throughput at c=64, disk cache off).
     offset = 0
     cells = sum(texts_needed(c, per_round, per_request) for c in args.concurrency) * args.rounds * len(engines)
-    needed = cells + args.rounds * len(encoders) * (PAIRED + 8)
+    needed = cells + args.rounds * len(encoders) * (PAIRED + WARM_UP)
     if needed > len(texts):
         raise SystemExit(f"{needed} distinct texts needed, {len(texts)} available: lower --requests")
     for c in args.concurrency:
@@ -287,10 +293,10 @@ async def measure(
                 singles[name].append(single_p50_ms(encoder, texts[:100]))
                 if c == args.concurrency[0]:  # the single-request overhead, once per round
                     async with engines[name, "http"](1) as send:
-                        for text in texts[offset : offset + 8]:  # warm-up, as `load` does
-                            await send([text])
-                        paired[name].extend(await paired_single(send, encoder, texts[offset + 8 : offset + 8 + PAIRED]))
-                    offset += PAIRED + 8
+                        await warm_up(send, texts[offset : offset + WARM_UP])
+                        pairs = texts[offset + WARM_UP : offset + WARM_UP + PAIRED]
+                        paired[name].extend(await paired_single(send, encoder, pairs))
+                    offset += PAIRED + WARM_UP
             for (engine, transport), open_ in engines.items():
                 async with open_(c) as send:
                     used = texts_needed(c, per_round, per_request)
