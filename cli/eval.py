@@ -13,6 +13,8 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from cli.options import at_least_one
+
 TASK_MODULES = ("training.evaluation.english", "training.multilingual.eval_tasks")
 
 
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("bundle", help="bundle directory (or 'default' for the packaged MiniLM)")
     parser.add_argument("--task", action="append", default=None, help="task name (repeatable); default: by kind")
     parser.add_argument("--data-dir", default="data", help="corpora built by `lexsent data build`")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=at_least_one, default=None, help="onnxruntime threads (default: all cores)")
     parser.add_argument(
         "--record",
         choices=("none", "manifest"),

@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.options import at_least_one
+
 DEFAULT_MODEL = "models/distill-bilstm"
 
 
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--scoring", choices=[s.value for s in Scoring], default=Scoring.MARGIN.value)
     parser.add_argument("--strategy", choices=[s.value for s in MiningStrategy], default=MiningStrategy.MAX.value)
     parser.add_argument("--out", default=None, help="write the TSV here instead of stdout")
-    parser.add_argument("--threads", type=_at_least_one, default=None)
+    parser.add_argument("--threads", type=at_least_one, default=None)
     parser.set_defaults(func=_run)
 
 
@@ -46,13 +48,6 @@ def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 

@@ -87,6 +87,8 @@ class Encoder:
         max_batch_size: int = 256,
         long_input: LongInputPolicy = LongInputPolicy.TRUNCATE,
     ) -> None:
+        if threads is not None and threads < 1:  # `threads or default` would read 0 as every core
+            raise InvalidInputError(f"threads must be at least 1, got {threads} (leave it unset for the default)")
         self.bundle = bundle
         self.manifest: Manifest = bundle.manifest
         self.max_batch_size = max_batch_size

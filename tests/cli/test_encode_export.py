@@ -124,3 +124,11 @@ def test_export_cli_with_int8(tmp_path: Path) -> None:
     assert [r["name"] for r in reports] == ["d", "d-int8"]
     assert reports[0]["parity"]["max_abs_diff"] <= 1e-4 and reports[1]["parity"]["mean_cosine"] >= 0.99
     assert lexsent.load(tmp_path / "d").manifest.pooling.value == "cls"
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_eval_refuses_a_thread_count_below_one(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:  # 0 once reached `threads or every core` in lexsent.load
+        main(["eval", "default", "--threads", value])
+    assert exit_.value.code == 2
+    assert f"argument --threads: must be at least 1, not {value}" in capsys.readouterr().err

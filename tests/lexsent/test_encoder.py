@@ -126,6 +126,12 @@ def test_default_threads_refuses_a_bad_lexsent_threads(value: str, monkeypatch: 
         default_threads()
 
 
+@pytest.mark.parametrize("threads", [0, -1])
+def test_load_refuses_a_thread_count_below_one(tiny_bundle: Path, threads: int) -> None:
+    with pytest.raises(InvalidInputError, match=f"threads must be at least 1, got {threads}"):
+        lexsent.load(tiny_bundle, threads=threads)
+
+
 def test_default_threads_reads_lexsent_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEXSENT_THREADS", " 3 ")
     assert default_threads() == 3
