@@ -8,7 +8,7 @@ in onnxruntime while the first runs, sharing the session's intra-op threads, whi
 idle between operators (docs/server.md has the measurements). A worker starts a batch at once when no
 other batch runs; while one does, it waits until the queue holds as many inputs as the smallest running
 batch (or a full token budget), or until a batch ends, but only while the recent arrival rate says the
-queue will get there within `MAX_WAIT_S` of its oldest job's arrival. Started on the first job, a second
+queue will get there within `max_wait` (--batch-wait) of its oldest job's arrival. Started on the first job, a second
 batch was a third the size of the first (one or two inputs at concurrency 16: every hand-off of the GIL
 let a worker take the queue), and small runs cost more CPU per input. Without the rate test and the time
 bound, a lone request waited behind a bulk client's batch (`python -m bench.mixed`: p50 15 → 366 ms).
@@ -36,10 +36,6 @@ from lexsent.tokenizer import Tokenized
 from server.metrics import Metrics
 
 log = logging.getLogger(__name__)
-# The longest a queued job waits for its batch to fill while another batch runs (a batch ending frees it
-# sooner): what a request may pay for a fuller batch. At concurrency 16 a second batch fills in 10-20 ms;
-# a 15 ms bound lost most of the gain (docs/server.md).
-MAX_WAIT_S = 0.05
 # Weight of the newest gap between arrivals in the moving average of seconds per queued input.
 _GAP_WEIGHT = 0.2
 
@@ -72,8 +68,10 @@ class Batcher:
         max_queue: int,
         metrics: Metrics,
         workers: int = 2,
-        max_wait: float = MAX_WAIT_S,
+        max_wait: float,
     ) -> None:
+        """`max_wait`: the longest a queued job waits for its batch to fill while another batch runs (a
+        batch ending frees it sooner), what a request may pay for a fuller batch; 0 starts it at once."""
         self.encoder = encoder
         self.max_batch_tokens = max_batch_tokens
         self.max_queue = max_queue

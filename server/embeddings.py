@@ -105,6 +105,7 @@ class EmbeddingsService:
                 max_queue=s.max_queue,
                 metrics=core.metrics,
                 workers=s.batch_workers,
+                max_wait=s.batch_wait,
             )
             for m in models
         }

@@ -55,6 +55,14 @@ class ServerSettings(CoreSettings):
     batch_workers: int = Field(
         2, gt=0, le=16, description="batches per model run by onnxruntime at once (threads share --threads)"
     )
+    # 50 ms: at concurrency 16 a second batch fills in 10-20 ms; a 15 ms bound lost most of the gain
+    # (docs/server.md, "Balanced batches").
+    batch_wait: float = Field(
+        0.05,
+        ge=0,
+        le=1.0,
+        description="seconds a queued request may wait for a fuller batch while another batch runs (0: never)",
+    )
     max_client_batch: int = Field(2048, gt=0, description="most inputs one request may carry (more: 422)")
     max_body_bytes: int = Field(
         8 * 1024 * 1024, gt=0, le=MAX_BODY_BYTES, description="largest request body (more: 413; at most 2 GiB - 1)"

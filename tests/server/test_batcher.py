@@ -237,3 +237,13 @@ async def test_a_job_that_arrives_too_slowly_to_fill_a_batch_in_time_starts_at_o
         encoder.gate.set()
         assert [(await t).tolist() for t in (early, late)] == [[[51, 3]], [[52, 3]]]
         await first
+
+
+async def test_no_wait_starts_a_second_batch_at_once() -> None:
+    with two_workers(max_wait=0.0) as (b, encoder):  # --batch-wait 0; with a long bound this job is held
+        first = await running(b, encoder, [item(1), item(2)])  # (test_a_smaller_batch_starts_once_...)
+        second = asyncio.create_task(b.run([item(3)]))
+        assert await eventually_async(lambda: encoder.most_active == 2, seconds=2)
+        encoder.gate.set()
+        assert (await second).tolist() == [[3, 3]]
+        await first

@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+import lexsent
 from cli.main import build_parser
 from cli.serve import settings_from
 from exporter.default_model import DEFAULT_NAME
 from lexsent.encoder import CPU_RUN_TOKENS, CUDA_RUN_TOKENS
 from lexsent.errors import InvalidInputError
+from server.core import Core
+from server.embeddings import EmbeddingsService
+from server.models import ModelRegistry
 from server.settings import ServerSettings, option
 
 
@@ -85,6 +89,8 @@ def test_errors_name_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) 
         (["--max-body-bytes", str(2**31)], "--max-body-bytes / LEXSENT_MAX_BODY_BYTES: .* 2147483647"),
         (["--threads", "1025"], "--threads / LEXSENT_THREADS: at most 1024"),
         (["--max-collections", "0"], "--max-collections / LEXSENT_MAX_COLLECTIONS: .* greater than or equal to 1"),
+        (["--batch-wait", "2"], "--batch-wait / LEXSENT_BATCH_WAIT: .* less than or equal to 1"),
+        (["--batch-wait", "-0.01"], "--batch-wait / LEXSENT_BATCH_WAIT: .* greater than or equal to 0"),
     ],
 )
 def test_unusable_values_are_refused(flags: list[str], message: str) -> None:
@@ -100,6 +106,18 @@ def test_max_collections_from_flag_env_and_default(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LEXSENT_MAX_COLLECTIONS", "0")
     with pytest.raises(InvalidInputError, match=r"^--max-collections / LEXSENT_MAX_COLLECTIONS: "):
         settings_from(build_parser().parse_args(["serve"]))
+
+
+def test_batch_wait_from_flag_env_and_default_reaches_the_batchers(
+    tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings_from(build_parser().parse_args(["serve"])).batch_wait == 0.05
+    monkeypatch.setenv("LEXSENT_BATCH_WAIT", "0")
+    settings = settings_from(build_parser().parse_args(["serve", "--model", str(tiny_bundle)]))
+    assert settings.batch_wait == 0.0
+    assert settings_from(build_parser().parse_args(["serve", "--batch-wait", "0.2"])).batch_wait == 0.2
+    service = EmbeddingsService(Core(settings), ModelRegistry([lexsent.load(tiny_bundle, threads=1)]))
+    assert [b.max_wait for b in service.batchers.values()] == [0.0]
 
 
 def test_an_empty_key_from_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
