@@ -73,6 +73,9 @@ class Row:
     p99_ms: float
     server_cpu_ms: float  # the server process's CPU time per input, all its threads
     client_cpu_ms: float  # the load generator's CPU time per input
+    # Each round's rate over the in-process batch-32 rate measured just before it (lexsent only): the
+    # spread of the ratio, which machine drift between rounds moves by 10-20 % on this machine.
+    b32_by_round: list[float]
 
 
 @dataclass
@@ -273,6 +276,7 @@ async def measure(
     loads: dict[tuple[str, str, int], list[Load]] = {}
     reference: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
     at_concurrency: dict[tuple[str, int], list[float]] = {}
+    round_b32: dict[tuple[str, int], list[float]] = {}  # in-process batch 32 per (model, concurrency), by round
     singles: dict[str, list[float]] = {name: [] for name in encoders}
     paired: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
@@ -286,6 +290,7 @@ async def measure(
         for r in range(args.rounds):
             for name, encoder in encoders.items():
                 reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
+                round_b32.setdefault((name, c), []).append(reference[name][-1][0])
                 at_concurrency.setdefault((name, c), []).append(
                     batched_rate(encoder, texts[: args.requests // 2], c * per_request)[0]
                 )
@@ -318,6 +323,7 @@ async def measure(
                 1e3 * percentile(latency, 0.99),
                 1e3 * statistics.median(cell.server_cpu_s for cell in cells) / inputs,
                 1e3 * statistics.median(cell.client_cpu_s for cell in cells) / inputs,
+                [cell.rate / ref for cell, ref in zip(cells, round_b32.get((e, c), []), strict=False)],
             )
         )
     in_process = {
@@ -337,7 +343,9 @@ def report(rows: list[Row], reference: dict[str, InProcess], per_request: int) -
     head = f"{'engine':<28}{'transport':<10}{'conc':>5}{'inputs/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
     at_c = "b=c" if per_request == 1 else f"b=c*{per_request}"
     print(f"\n{per_request} input(s) per request; latencies are per request")
-    print(f"{head}{'x in-proc b32':>15}{'x in-proc ' + at_c:>17}{'server CPU':>12}{'loadgen CPU':>13}")
+    print(
+        f"{head}{'x in-proc b32':>15}{'b32 by round':>14}{'x in-proc ' + at_c:>17}{'server CPU':>12}{'loadgen CPU':>13}"
+    )
     for r in rows:
         ref = reference.get(r.engine)
         b32, bc = (
@@ -345,11 +353,13 @@ def report(rows: list[Row], reference: dict[str, InProcess], per_request: int) -
             if ref
             else ("-", "-")
         )
+        spread = f"{min(r.b32_by_round):.2f}-{max(r.b32_by_round):.2f}" if r.b32_by_round else "-"
         print(
             f"{r.engine:<28}{r.transport:<10}{r.concurrency:>5}{r.throughput:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
-            f"{b32:>15}{bc:>17}{r.server_cpu_ms:>12.2f}{r.client_cpu_ms:>13.2f}"
+            f"{b32:>15}{spread:>14}{bc:>17}{r.server_cpu_ms:>12.2f}{r.client_cpu_ms:>13.2f}"
         )
-    print("(CPU columns: ms of CPU time per input, all threads of the server / of the load generator)")
+    print("(b32 by round: lowest and highest of each round's rate over the in-process batch 32 of that round;")
+    print(" CPU columns: ms of CPU time per input, all threads of the server / of the load generator)")
     for name, ref in reference.items():
         per_c = ", ".join(f"batch {c * per_request}: {rate:.0f}" for c, rate in ref.at_concurrency.items())
         print(
