@@ -115,10 +115,10 @@ async def load(
     with the CPU time the server process (pid `server`) and this one spent meanwhile. The window opens at
     the `concurrency`-th completion (the ramp: the first burst, the first batches) and closes `requests`
     completions later; the calls still in flight then finish uncounted. Timing from the first call to the
-    last, as this did until the sixth session of 2026-12-02, counted the ramp and the drain, when fewer
-    than `concurrency` calls are in flight and batches shrink: 0-5 % below the window's rate at c=16 with
-    192 calls a cell in one run that timed both ways, more at c=64, where 128 calls are two waves
-    (docs/server.md). `texts` holds `texts_needed(...)` fresh texts."""
+    last, as this did until the sixth session of 2026-12-02, mixed in the ramp (all calls queued at once,
+    run as full batches) and the drain (fewer than `concurrency` in flight): in one run that timed both
+    ways, 0-5 % below the window's rate at c=16 and 0-15 % above it at c=64 (docs/server.md). `texts`
+    holds `texts_needed(...)` fresh texts."""
     await warm_up(send, texts[:WARM_UP])
     texts = texts[WARM_UP:]
     latencies: list[float] = []
