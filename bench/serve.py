@@ -275,9 +275,9 @@ async def measure(
     per_round = max(1, args.requests // args.rounds)
     per_request = args.inputs_per_request
     loads: dict[tuple[str, str, int], list[Load]] = {}
-    reference: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
+    # In-process (inputs/s, CPU s per input) at batch 32 and inputs/s at batch c, per (model, c), by round.
+    batch32: dict[tuple[str, int], list[tuple[float, float]]] = {}
     at_concurrency: dict[tuple[str, int], list[float]] = {}
-    round_b32: dict[tuple[str, int], list[float]] = {}  # in-process batch 32 per (model, concurrency), by round
     singles: dict[str, list[float]] = {name: [] for name in encoders}
     paired: dict[str, list[tuple[float, float]]] = {name: [] for name in encoders}
     # Every measurement gets texts no engine has seen before, so none can answer from a cache (a run that
@@ -290,8 +290,7 @@ async def measure(
     for c in args.concurrency:
         for r in range(args.rounds):
             for name, encoder in encoders.items():
-                reference[name].append(batched_rate(encoder, texts[: args.requests // 2]))
-                round_b32.setdefault((name, c), []).append(reference[name][-1][0])
+                batch32.setdefault((name, c), []).append(batched_rate(encoder, texts[: args.requests // 2]))
                 at_concurrency.setdefault((name, c), []).append(
                     batched_rate(encoder, texts[: args.requests // 2], c * per_request)[0]
                 )
@@ -324,19 +323,19 @@ async def measure(
                 1e3 * percentile(latency, 0.99),
                 1e3 * statistics.median(cell.server_cpu_s for cell in cells) / inputs,
                 1e3 * statistics.median(cell.client_cpu_s for cell in cells) / inputs,
-                [cell.rate / ref for cell, ref in zip(cells, round_b32.get((e, c), []), strict=False)],
+                [cell.rate / rate for cell, (rate, _) in zip(cells, batch32.get((e, c), []), strict=False)],
             )
         )
-    in_process = {
-        name: InProcess(
-            statistics.median(rate for rate, _ in v),
+    in_process = {}
+    for name in encoders:
+        every = [measured for c in args.concurrency for measured in batch32[name, c]]
+        in_process[name] = InProcess(
+            statistics.median(rate for rate, _ in every),
             {c: statistics.median(at_concurrency[name, c]) for c in args.concurrency},
             statistics.median(singles[name]),
             paired[name],
-            1e3 * statistics.median(cpu for _, cpu in v),
+            1e3 * statistics.median(cpu for _, cpu in every),
         )
-        for name, v in reference.items()
-    }
     return rows, in_process
 
 

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from bench.serve import load, texts_needed
+from bench.serve import WARM_UP, load, texts_needed
 
 
 class FakeServer:
@@ -36,9 +36,9 @@ def test_the_window_holds_the_concurrency_and_counts_the_requested_calls() -> No
 
     assert len(cell.latencies) == requests
     assert sorted(fake.sent) == sorted(texts)  # every text sent once, none twice
-    # The 8 warm-up calls run one at a time; then every call that ends inside the window (the completions
+    # The warm-up calls run one at a time; then every call that ends inside the window (the completions
     # after the first `concurrency` up to the window's last) ends with `concurrency` calls in flight.
-    timed = fake.ends[8 + concurrency : 8 + concurrency + requests]
+    timed = fake.ends[WARM_UP + concurrency : WARM_UP + concurrency + requests]
     assert {flight for _, flight in timed} == {concurrency}
     # Throughput is over the window only: `concurrency` calls per 10 ms, give or take the scheduler.
     assert 0.6 * concurrency * per_request / 0.01 < cell.rate < 1.05 * concurrency * per_request / 0.01
