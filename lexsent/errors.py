@@ -48,9 +48,12 @@ class LexsentError(Exception):
 
     kind: ErrorKind = ErrorKind.INTERNAL
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # Most errors inherit their kind's answer; a draining server's cut-off write overrides it, because
+        # that write may have been applied and repeating it is not safe.
+        self.retryable = self.kind.retryable if retryable is None else retryable
 
     @property
     def type_name(self) -> str:

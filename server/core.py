@@ -107,10 +107,13 @@ class Core:
             except TimeoutError:
                 if self.lifecycle.cut_off:
                     # A write already handed to a worker thread runs on, so it may have been applied.
-                    outcome = "it may still have been applied" if operation.access is Access.WRITE else "retry it"
+                    # Not retryable then: clients must not repeat a create or delete that may have landed.
+                    write = operation.access is Access.WRITE
+                    outcome = "it may still have been applied" if write else "retry it"
                     raise UnavailableError(
                         f"the server shut down before {operation.name} finished (it had "
-                        f"{self.settings.drain_timeout:g}s, --drain-timeout); {outcome}"
+                        f"{self.settings.drain_timeout:g}s, --drain-timeout); {outcome}",
+                        retryable=not write,
                     ) from None
                 raise DeadlineExceededError(
                     f"{operation.name} took longer than the request timeout "

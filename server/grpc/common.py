@@ -81,7 +81,7 @@ def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]
                 # over-size message, a full disk), so the type travels as a trailer, as it does in HTTP
                 # bodies; the retryable trailer tells clients which failures a retry can cure.
                 trailer: tuple[tuple[str, str], ...] = (*echoed, (ERROR_TYPE_TRAILER, exc.type_name))
-                if exc.kind.retryable:
+                if exc.retryable:
                     trailer += ((RETRYABLE_TRAILER, "1"),)
                 code = grpc.StatusCode[exc.kind.grpc_code]
                 await context.abort(code, status_details(exc.message), trailing_metadata=trailer)

@@ -45,7 +45,7 @@ RETRY_AFTER_S = 1
 
 def error_response(exc: LexsentError) -> JSONResponse:
     body = {"error": {"type": exc.type_name, "message": exc.message}}
-    headers = {"retry-after": str(RETRY_AFTER_S)} if exc.kind.retryable else None
+    headers = {"retry-after": str(RETRY_AFTER_S)} if exc.retryable else None
     return JSONResponse(body, status_code=exc.kind.http_status, headers=headers)
 
 

@@ -114,6 +114,7 @@ def test_a_request_past_the_drain_timeout_gets_a_503(default_bundle: Path, tmp_p
                 over_grpc.result()
             written = write.result()
         assert written.status_code == 503 and "may still have been applied" in written.json()["error"]["message"]
+        assert "retry-after" not in written.headers  # it may have been applied: clients must not repeat it
         assert answer.status_code == 503, answer.text
         assert (
             answer.json()["error"]["type"] == "unavailable" and "--drain-timeout" in answer.json()["error"]["message"]

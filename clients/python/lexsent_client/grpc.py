@@ -29,12 +29,13 @@ Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
 def _retryable(exc: grpc.RpcError) -> bool:
     """UNAVAILABLE (draining, or no connection yet), or a full queue; not an over-size message, a full
     disk or the server's collection limit, which share RESOURCE_EXHAUSTED but fail again however long the
-    client waits."""
+    client waits, nor a write the server cut off at shutdown (UNAVAILABLE with its error type but no
+    retryable trailer), which may have been applied."""
     code = exc.code()
+    keys = {key for key, _ in exc.trailing_metadata() or ()}
     if code is grpc.StatusCode.UNAVAILABLE:
-        return True
-    trailer = exc.trailing_metadata() or ()
-    return code is grpc.StatusCode.RESOURCE_EXHAUSTED and any(key == RETRYABLE_TRAILER for key, _ in trailer)
+        return RETRYABLE_TRAILER in keys or ERROR_TYPE_TRAILER not in keys
+    return code is grpc.StatusCode.RESOURCE_EXHAUSTED and RETRYABLE_TRAILER in keys
 
 
 _POLICY = {

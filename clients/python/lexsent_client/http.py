@@ -18,7 +18,13 @@ from lexsent_client.errors import LexsentClientError
 from lexsent_client.retry import Retry
 from lexsent_client.types import Embeddings, LongInput, ModelInfo, Parity
 
-RETRY_STATUS = frozenset({429, 503})
+
+def _retryable(response: httpx.Response) -> bool:
+    """A full queue or a draining server, which the server marks with `Retry-After`; not a 503 for a write
+    cut off at shutdown, which may have been applied and so carries no `Retry-After`."""
+    return response.status_code == 429 or (response.status_code == 503 and "retry-after" in response.headers)
+
+
 Input = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
 
 
@@ -114,7 +120,7 @@ class Client(_Connection, HttpCollections):
     def _request(self, method: str, path: str, json: Any = None) -> Any:
         for delay in self._retry.delays():
             response = self._http.request(method, path, json=json)
-            if response.status_code not in RETRY_STATUS:
+            if not _retryable(response):
                 return _check(response)
             time.sleep(self._retry.wait(delay, response.headers.get("retry-after")))
         return _check(self._http.request(method, path, json=json))
@@ -147,7 +153,7 @@ class AsyncClient(_Connection, AsyncHttpCollections):
     async def _request(self, method: str, path: str, json: Any = None) -> Any:
         for delay in self._retry.delays():
             response = await self._http.request(method, path, json=json)
-            if response.status_code not in RETRY_STATUS:
+            if not _retryable(response):
                 return _check(response)
             await asyncio.sleep(self._retry.wait(delay, response.headers.get("retry-after")))
         return _check(await self._http.request(method, path, json=json))
