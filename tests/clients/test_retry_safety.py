@@ -6,6 +6,7 @@ each answer's markers are exact and the number of attempts the client makes can 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
@@ -106,3 +107,14 @@ def test_grpc_client_repeats_only_what_the_server_marks_retryable(
     ):
         client.embed("hello")
     assert len(calls) == attempts
+
+
+def test_grpc_client_waits_what_the_retryable_trailer_asks() -> None:
+    trailer = (("lexsent-error-type", "overloaded"), ("lexsent-retryable", "1"))
+    retry = Retry(attempts=2, base_delay=0.01, max_delay=5.0)
+    with grpc_server(trailer) as (target, calls), GrpcClient(target, retry=retry) as client:
+        started = time.monotonic()
+        with pytest.raises(LexsentClientError):
+            client.embed("hello")
+        elapsed = time.monotonic() - started
+    assert len(calls) == 2 and 1.0 <= elapsed < 3.0  # one pause of the trailer's 1 s, not the 0.01 s jitter
