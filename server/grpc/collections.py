@@ -12,7 +12,7 @@ import orjson
 from lexsent.errors import InvalidInputError
 from server import collections as concept
 from server.collections import CollectionsService, CreateRequest, DeleteRequest, SearchRequest, UpsertRequest
-from server.grpc.common import api_token, enum_value, rpc
+from server.grpc.common import add_servicer, api_token, enum_value, rpc
 from server.proto_gen import collections_pb2 as pb
 from server.proto_gen import collections_pb2_grpc as pb_grpc
 from server.service import Service
@@ -156,4 +156,4 @@ class CollectionsServicer(pb_grpc.CollectionsServicer):
 
 
 def register(server: grpc.aio.Server, service: Service) -> None:
-    pb_grpc.add_CollectionsServicer_to_server(CollectionsServicer(service.collections), server)  # type: ignore[no-untyped-call]
+    add_servicer(pb_grpc.add_CollectionsServicer_to_server, CollectionsServicer(service.collections), server)

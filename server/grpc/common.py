@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from lexsent.errors import InvalidInputError, LexsentError
 from server.auth import Operation, bearer_token
@@ -73,9 +74,13 @@ def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]
             try:
                 context.set_trailing_metadata(echoed)
                 core: Core = self.core
-                return await core.guard(
-                    operation, api_token(context), lambda: method(self, request, context), transport="grpc", admit=True
-                )
+
+                async def work() -> Resp:
+                    if isinstance(request, Malformed):
+                        raise InvalidInputError(f"the request is not a valid {operation.name} message: {request.error}")
+                    return await method(self, request, context)
+
+                return await core.guard(operation, api_token(context), work, transport="grpc", admit=True)
             except LexsentError as exc:
                 # One gRPC code covers several error types (RESOURCE_EXHAUSTED: a full queue, an
                 # over-size message, a full disk), so the type travels as a trailer, as it does in HTTP
@@ -92,3 +97,46 @@ def rpc(operation: Operation) -> Callable[[Method[Req, Resp]], Method[Req, Resp]
         return wrapped
 
     return decorate
+
+
+class Malformed:
+    """Bytes that do not parse as the method's request message (truncated, or a string field that is not
+    UTF-8). grpc would answer UNKNOWN with a traceback in the log, before the servicer — and so the request
+    id, the metrics and the access log — ever saw the call; `rpc` refuses it as invalid input instead."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def tolerant(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return Malformed(str(exc))
+
+    return tolerant
+
+
+class _TolerantRegistration:
+    """Stands in for the server in a generated `add_*Servicer_to_server`, registering its method handlers
+    with tolerant request parsers."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        """Ignored: the generated code passes the same handlers to `add_registered_method_handlers` too."""
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        tolerant = {
+            name: h._replace(request_deserializer=_tolerant(h.request_deserializer)) for name, h in handlers.items()
+        }
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, tolerant),))
+        self.server.add_registered_method_handlers(service, tolerant)
+
+
+def add_servicer(add: Callable[[Any, Any], None], servicer: Any, server: grpc.aio.Server) -> None:
+    """`add(servicer, server)`, a generated registration function, with malformed requests refused as
+    INVALID_ARGUMENT (`Malformed`)."""
+    add(servicer, _TolerantRegistration(server))

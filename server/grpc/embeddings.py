@@ -10,7 +10,7 @@ from lexsent.errors import InvalidInputError
 from lexsent.manifest import Manifest
 from lexsent.tokenizer import LongInputPolicy
 from server.embeddings import EMBED, LIST_MODELS, EmbeddingsService, EmbedRequest, EmbedResult, model_fields
-from server.grpc.common import api_token, enum_value, rpc
+from server.grpc.common import add_servicer, api_token, enum_value, rpc
 from server.proto_gen import embeddings_pb2 as pb
 from server.proto_gen import embeddings_pb2_grpc as pb_grpc
 from server.service import Service
@@ -76,4 +76,4 @@ class EmbeddingsServicer(pb_grpc.EmbeddingsServicer):
 
 
 def register(server: grpc.aio.Server, service: Service) -> None:
-    pb_grpc.add_EmbeddingsServicer_to_server(EmbeddingsServicer(service.embeddings), server)  # type: ignore[no-untyped-call]
+    add_servicer(pb_grpc.add_EmbeddingsServicer_to_server, EmbeddingsServicer(service.embeddings), server)

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 
 from lexsent.margin import MiningStrategy, Scoring
-from server.grpc.common import api_token, enum_value, rpc
+from server.grpc.common import add_servicer, api_token, enum_value, rpc
 from server.mining import MINE, MineRequest, MineResult, MiningService
 from server.proto_gen import mining_pb2 as pb
 from server.proto_gen import mining_pb2_grpc as pb_grpc
@@ -55,4 +55,4 @@ class MiningServicer(pb_grpc.MiningServicer):
 
 
 def register(server: grpc.aio.Server, service: Service) -> None:
-    pb_grpc.add_MiningServicer_to_server(MiningServicer(service.mining), server)  # type: ignore[no-untyped-call]
+    add_servicer(pb_grpc.add_MiningServicer_to_server, MiningServicer(service.mining), server)

@@ -95,3 +95,33 @@ def test_list_models_health_and_reflection(
     answer = next(reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     names = {s.name for s in answer.list_services_response.service}
     assert {"lexsent.v1.Embeddings", "grpc.health.v1.Health"} <= names
+
+
+def invalid_input_count(running: Running) -> float:
+    registry = running.service.core.metrics.registry
+    return sum(
+        sample.value
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == "lexsent_requests_total"
+        and sample.labels.get("operation") == "embeddings.embed"
+        and sample.labels.get("status") == "invalid_input"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\x0a\x04\x0a\x02\xff\xfe", b"\x0a\x05\x0a"],  # a text that is not UTF-8; a message cut short
+    ids=["bad-utf8", "truncated"],
+)
+def test_malformed_message_is_invalid_argument(tiny_server: Running, body: bytes) -> None:
+    before = invalid_input_count(tiny_server)
+    raw = grpc.insecure_channel(tiny_server.grpc_target).unary_unary("/lexsent.v1.Embeddings/Embed")
+    with pytest.raises(grpc.RpcError) as refused:
+        raw(body, metadata=(("x-request-id", "raw-1"),))
+    error = refused.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "not a valid embeddings.embed message" in error.details()
+    trailer = tuple(error.trailing_metadata())
+    assert ("lexsent-error-type", "invalid_input") in trailer and ("x-request-id", "raw-1") in trailer
+    assert eventually(lambda: invalid_input_count(tiny_server) == before + 1)
